@@ -1,0 +1,13 @@
+"""contractax: contraction theory, implicit layers and learning dynamics of neural networks in JAX.
+
+The topic modules are imported as attributes (`cx.norms`, `cx.contraction`, ...); the most used
+names are re-exported here.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+
+try:
+    __version__ = version("contractax")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.1.0"

@@ -1,0 +1,155 @@
+"""Claims, experiment results and the report writer shared by every experiment module.
+
+An experiment module `experiments/<name>.py` defines
+
+    TITLE = "..."                      # one line
+    def run(quick: bool = True) -> Result
+
+and returns `Result(claims=[Claim(...)], figures={"name": fig}, metrics={...}, method="...")`.
+`experiments.run` discovers the modules, saves the figures as PNG, and writes
+`metrics.json`, `REPORT.md`, `claims.json` and `index.html`.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import html
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class Claim:
+    """One quantitative statement of a seed, checked by measurement.
+
+    `passed` is decided by the experiment from the measurement; a failed claim is
+    reported as failed, never hidden.
+    """
+
+    source: str  # e.g. "001 §Max log norms over hypercubes"
+    statement: str
+    expected: str
+    measured: str
+    passed: bool
+    method: str = ""
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self) | {"passed": bool(self.passed)}
+
+
+@dataclass
+class Result:
+    claims: list[Claim] = field(default_factory=list)
+    figures: dict[str, Any] = field(default_factory=dict)  # name -> matplotlib Figure
+    metrics: dict[str, Any] = field(default_factory=dict)
+    method: str = ""  # a paragraph: how it was measured, sizes, caveats
+
+
+def to_jsonable(x: Any) -> Any:
+    """Convert arrays, numpy scalars and nested containers to JSON-compatible values."""
+    if isinstance(x, dict):
+        return {str(k): to_jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [to_jsonable(v) for v in x]
+    if hasattr(x, "__array__") and not isinstance(x, (str, bytes)):
+        a = np.asarray(x)
+        if a.ndim == 0:
+            return to_jsonable(a.item())
+        return to_jsonable(a.tolist())
+    if isinstance(x, float) and not math.isfinite(x):
+        return str(x)
+    if isinstance(x, (np.floating, np.integer, np.bool_)):
+        return to_jsonable(x.item())
+    return x
+
+
+def _md_escape(s: str) -> str:
+    return str(s).replace("|", "\\|").replace("\n", " ")
+
+
+def write_report(out: Path, sections: list[dict], mode: str, env: dict) -> None:
+    """Write REPORT.md, claims.json and a self-contained index.html.
+
+    `sections` holds one dict per experiment: name, title, result (Result), figure_files,
+    seconds, error (str or None).
+    """
+    claims = []
+    for s in sections:
+        for c in s["result"].claims if s["result"] else []:
+            claims.append({"experiment": s["name"]} | c.to_dict())
+    n_pass = sum(c["passed"] for c in claims)
+    (out / "claims.json").write_text(json.dumps(to_jsonable(claims), indent=2))
+
+    lines = [
+        "# contractax reproduction report",
+        "",
+        f"Mode: **{mode}**. {n_pass} of {len(claims)} claims pass. "
+        f"Environment: {', '.join(f'{k} {v}' for k, v in env.items())}.",
+        "",
+        "| experiment | source | statement | expected | measured | result |",
+        "|---|---|---|---|---|---|",
+    ]
+    for c in claims:
+        verdict = "PASS" if c["passed"] else "**FAIL**"
+        lines.append(
+            f"| {c['experiment']} | {_md_escape(c['source'])} | {_md_escape(c['statement'])} | "
+            f"{_md_escape(c['expected'])} | {_md_escape(c['measured'])} | {verdict} |"
+        )
+    lines.append("")
+    for s in sections:
+        lines += [f"## {s['name']}: {s['title']}", ""]
+        lines.append(f"Ran in {s['seconds']:.1f} s.")
+        lines.append("")
+        if s["error"]:
+            lines += ["**The experiment raised an error:**", "", "```", s["error"], "```", ""]
+            continue
+        r = s["result"]
+        if r.method:
+            lines += [r.method, ""]
+        for c in r.claims:
+            if c.method:
+                lines.append(f"- *{_md_escape(c.statement)}*: {c.method}")
+        if any(c.method for c in r.claims):
+            lines.append("")
+        for fname in s["figure_files"]:
+            lines += [f"![{fname}]({s['name']}/{fname})", ""]
+    (out / "REPORT.md").write_text("\n".join(lines))
+    _write_html(out, sections, claims, mode, env, n_pass)
+
+
+def _write_html(out: Path, sections, claims, mode, env, n_pass) -> None:
+    e = html.escape
+    rows = "".join(
+        f"<tr class={'pass' if c['passed'] else 'fail'}><td>{e(c['experiment'])}</td>"
+        f"<td>{e(c['source'])}</td><td>{e(c['statement'])}</td><td>{e(c['expected'])}</td>"
+        f"<td>{e(c['measured'])}</td><td>{'PASS' if c['passed'] else 'FAIL'}</td></tr>"
+        for c in claims
+    )
+    body = []
+    for s in sections:
+        body.append(f"<h2>{e(s['name'])}: {e(s['title'])}</h2><p>Ran in {s['seconds']:.1f} s.</p>")
+        if s["error"]:
+            body.append(f"<pre class=fail>{e(s['error'])}</pre>")
+            continue
+        if s["result"].method:
+            body.append(f"<p>{e(s['result'].method)}</p>")
+        for fname in s["figure_files"]:
+            data = base64.b64encode((out / s["name"] / fname).read_bytes()).decode()
+            body.append(f"<figure><img src='data:image/png;base64,{data}'>"
+                        f"<figcaption>{e(fname)}</figcaption></figure>")
+    page = f"""<!doctype html><html><head><meta charset=utf-8><title>contractax report</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:1200px;margin:auto;padding:1em}}
+table{{border-collapse:collapse;font-size:0.85em}}td,th{{border:1px solid #ccc;padding:4px}}
+tr.fail td{{background:#fdd}}tr.pass td:last-child{{background:#dfd}}img{{max-width:100%}}
+pre.fail{{background:#fdd;padding:1em}}</style></head><body>
+<h1>contractax reproduction report</h1><p>Mode: <b>{e(mode)}</b>. {n_pass} of {len(claims)} claims pass.
+Environment: {e(', '.join(f'{k} {v}' for k, v in env.items()))}.</p>
+<table><tr><th>experiment</th><th>source</th><th>statement</th><th>expected</th><th>measured</th>
+<th>result</th></tr>{rows}</table>{''.join(body)}</body></html>"""
+    (out / "index.html").write_text(page)

@@ -1,0 +1,96 @@
+"""Run the reproductions: `python -m experiments.run [all|NAME ...] [--quick|--full] [--out DIR]`.
+
+Each experiment module in this package (a file not starting with `_`) exposes `TITLE` and
+`run(quick: bool) -> Result`. Figures go to `OUT/<name>/*.png`, metrics to
+`OUT/<name>/metrics.json`; `OUT/REPORT.md`, `OUT/claims.json` and `OUT/index.html` summarise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import pkgutil
+import platform
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import experiments
+from experiments._report import to_jsonable, write_report
+
+ORDER = ["lognorms", "fixed_points", "implicit_robustness", "flynn_timescale", "step_size",
+         "rnn_memory", "deq_ntk"]
+
+
+def available() -> list[str]:
+    names = [m.name for m in pkgutil.iter_modules(experiments.__path__)
+             if not m.name.startswith("_") and m.name not in ("run", "benchmarks")]
+    return sorted(names, key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("names", nargs="*", default=["all"])
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", default=True)
+    mode.add_argument("--full", action="store_true")
+    parser.add_argument("--out", default="results")
+    parser.add_argument("--x64", action="store_true", default=True,
+                        help="run in float64 (theorem checks); on by default")
+    args = parser.parse_args(argv)
+    quick = not args.full
+
+    import jax
+
+    if args.x64:
+        jax.config.update("jax_enable_x64", True)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = available() if args.names in (["all"], []) else args.names
+    unknown = [n for n in names if n not in available()]
+    if unknown:
+        parser.error(f"unknown experiment(s) {unknown}; available: {available()}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    sections = []
+    failed_runs = 0
+    for i, name in enumerate(names):
+        print(f"[{i + 1}/{len(names)}] {name} ({'quick' if quick else 'full'}) ...", flush=True)
+        t0 = time.perf_counter()
+        sec = {"name": name, "title": "", "result": None, "figure_files": [], "error": None}
+        try:
+            mod = importlib.import_module(f"experiments.{name}")
+            sec["title"] = getattr(mod, "TITLE", name)
+            res = mod.run(quick=quick)
+            sec["result"] = res
+            d = out / name
+            d.mkdir(parents=True, exist_ok=True)
+            for fname, fig in res.figures.items():
+                fn = f"{fname}.png"
+                fig.savefig(d / fn, dpi=110, bbox_inches="tight")
+                plt.close(fig)
+                sec["figure_files"].append(fn)
+            (d / "metrics.json").write_text(json.dumps(to_jsonable(res.metrics), indent=2))
+            npass = sum(c.passed for c in res.claims)
+            print(f"    {npass}/{len(res.claims)} claims pass", flush=True)
+        except Exception:  # report it, keep going with the others
+            sec["error"] = traceback.format_exc()
+            failed_runs += 1
+            print(sec["error"], file=sys.stderr, flush=True)
+        sec["seconds"] = time.perf_counter() - t0
+        print(f"    done in {sec['seconds']:.1f} s", flush=True)
+        sections.append(sec)
+    env = {"python": platform.python_version(), "jax": jax.__version__,
+           "backend": jax.default_backend(), "machine": platform.machine()}
+    write_report(out, sections, "quick" if quick else "full", env)
+    print(f"wrote {out / 'REPORT.md'}, {out / 'index.html'}, {out / 'claims.json'}")
+    return 1 if failed_runs else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
