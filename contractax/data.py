@@ -1,0 +1,224 @@
+"""Small real data sets: sklearn's handwritten digits and local MNIST files.
+
+Nothing here downloads. `load_digits_split` uses the 8×8 digits that ship with
+scikit-learn; `load_mnist` reads IDX or `.npz` files from a directory given as an
+argument or by the `CONTRACTAX_DATA` environment variable.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+
+class Split(NamedTuple):
+    """A train/test split of a classification data set (NumPy arrays).
+
+    `x_*` are float arrays of shape `(N, d)` scaled to `[0, 1]`; `y_*` are integer
+    labels of shape `(N,)`.
+    """
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    num_classes: int
+
+
+def _split(x: np.ndarray, y: np.ndarray, test_fraction: float, seed: int) -> tuple:
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"`test_fraction` must lie in (0, 1); got {test_fraction}.")
+    rng = np.random.default_rng(seed)
+    perm = rng.permutation(len(x))
+    n_test = int(round(test_fraction * len(x)))
+    te, tr = perm[:n_test], perm[n_test:]
+    return x[tr], y[tr], x[te], y[te]
+
+
+def load_digits_split(seed: int = 0, test_fraction: float = 0.25, dtype=np.float64) -> Split:
+    """The sklearn handwritten digits (1797 images, 8×8, 10 classes), split by `seed`.
+
+    Pixels are scaled from `0..16` to `[0, 1]`, so an ℓ∞ perturbation of size ε
+    changes each pixel by at most ε of its full range.
+
+    **Arguments:**
+
+    - `seed`: seed of the random permutation that defines the split.
+    - `test_fraction`: fraction of the images held out for testing.
+    - `dtype`: floating dtype of the images.
+
+    **Returns:** a `Split` with `x_*` of shape `(N, 64)` and labels in `0..9`.
+
+    ```python
+    data = cx.data.load_digits_split(seed=0)
+    data.x_train.shape   # (1348, 64)
+    ```
+
+    Source: `sklearn.datasets.load_digits`; used for the robustness experiment of
+    seed 001 (§Robustness of INNs), which uses MNIST.
+    """
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    x = (bunch.data / 16.0).astype(dtype)
+    y = bunch.target.astype(np.int32)
+    return Split(*_split(x, y, test_fraction, seed), num_classes=10)
+
+
+# --------------------------------------------------------------------------- MNIST
+
+
+def _open(path: Path):
+    return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read one IDX file (the MNIST format), optionally gzipped.
+
+    The header is two zero bytes, a type code (`0x08` unsigned byte, `0x09` signed
+    byte, `0x0B` int16, `0x0C` int32, `0x0D` float32, `0x0E` float64), the number of
+    dimensions, then one big-endian int32 per dimension.
+
+    **Arguments:** `path` to a `.idx`/`-ubyte` file or its `.gz`.
+
+    **Returns:** a NumPy array of the stored shape and dtype.
+    """
+    codes = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+    path = Path(path)
+    with _open(path) as f:
+        head = f.read(4)
+        if len(head) != 4 or head[0] != 0 or head[1] != 0 or head[2] not in codes:
+            raise ValueError(f"{path} is not an IDX file: its header {head!r} is not recognised.")
+        ndim = head[3]
+        shape = struct.unpack(">" + "i" * ndim, f.read(4 * ndim))
+        dt = np.dtype(codes[head[2]])
+        data = np.frombuffer(f.read(), dtype=dt)
+    if data.size != int(np.prod(shape)):
+        raise ValueError(f"{path} holds {data.size} values but its header announces shape {shape}.")
+    return data.reshape(shape).astype(dt.newbyteorder("="))
+
+
+def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:
+    """Write an array as an IDX file (the inverse of `read_idx`; used by tests)."""
+    codes = {
+        np.dtype("uint8"): 0x08,
+        np.dtype("int8"): 0x09,
+        np.dtype("int16"): 0x0B,
+        np.dtype("int32"): 0x0C,
+        np.dtype("float32"): 0x0D,
+        np.dtype("float64"): 0x0E,
+    }
+    a = np.asarray(array)
+    if a.dtype not in codes:
+        raise ValueError(f"IDX cannot store dtype {a.dtype}.")
+    path = Path(path)
+    header = bytes([0, 0, codes[a.dtype], a.ndim]) + struct.pack(">" + "i" * a.ndim, *a.shape)
+    payload = a.astype(a.dtype.newbyteorder(">")).tobytes()
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "wb") as f:
+        f.write(header + payload)
+
+
+_IDX_NAMES = {
+    "x_train": "train-images-idx3-ubyte",
+    "y_train": "train-labels-idx1-ubyte",
+    "x_test": "t10k-images-idx3-ubyte",
+    "y_test": "t10k-labels-idx1-ubyte",
+}
+
+
+def _find(root: Path, stem: str) -> Path | None:
+    for name in (
+        stem,
+        stem + ".gz",
+        stem.replace("-idx", ".idx"),
+        stem.replace("-idx", ".idx") + ".gz",
+    ):
+        if (root / name).exists():
+            return root / name
+    return None
+
+
+def load_mnist(
+    path: str | os.PathLike | None = None, dtype=np.float64, flatten: bool = True
+) -> Split:
+    """Load MNIST (or Fashion-MNIST) from local files; never downloads.
+
+    Looks in `path`, else in `$CONTRACTAX_DATA/mnist`, else in `$CONTRACTAX_DATA`, for
+    either `mnist.npz` (keys `x_train, y_train, x_test, y_test`, as Keras ships it) or the
+    four IDX files `train-images-idx3-ubyte`, `train-labels-idx1-ubyte`,
+    `t10k-images-idx3-ubyte`, `t10k-labels-idx1-ubyte` (optionally `.gz`). `path` may
+    also name an `.npz` file directly.
+
+    **Arguments:**
+
+    - `path`: a directory or `.npz` file; defaults to `CONTRACTAX_DATA`.
+    - `dtype`: floating dtype of the images, scaled to `[0, 1]`.
+    - `flatten`: reshape images to vectors `(N, 784)`.
+
+    **Returns:** a `Split` with 10 classes.
+
+    ```python
+    data = cx.data.load_mnist("~/data/mnist")   # or set CONTRACTAX_DATA
+    ```
+
+    Source: seed 001 (§Numerical Experiments: MNIST, 60K+10K, 28×28).
+    """
+    candidates = []
+    if path is not None:
+        candidates.append(Path(path).expanduser())
+    else:
+        env = os.environ.get("CONTRACTAX_DATA")
+        if env is None:
+            raise ValueError(
+                "No MNIST location given: pass `path=` or set the CONTRACTAX_DATA environment "
+                "variable to a directory holding mnist.npz or the four IDX files."
+            )
+        candidates += [Path(env).expanduser() / "mnist", Path(env).expanduser()]
+    for root in candidates:
+        if root.is_file() and root.suffix == ".npz":
+            arrays = dict(np.load(root))
+        elif (root / "mnist.npz").exists():
+            arrays = dict(np.load(root / "mnist.npz"))
+        elif root.is_dir() and all(_find(root, s) is not None for s in _IDX_NAMES.values()):
+            arrays = {k: read_idx(_find(root, s)) for k, s in _IDX_NAMES.items()}
+        else:
+            continue
+        missing = set(_IDX_NAMES) - set(arrays)
+        if missing:
+            raise ValueError(f"{root} lacks the arrays {sorted(missing)}.")
+        out = {}
+        for k in ("x_train", "x_test"):
+            x = np.asarray(arrays[k])
+            scale = 255.0 if np.issubdtype(x.dtype, np.integer) else 1.0
+            x = (x / scale).astype(dtype)
+            out[k] = x.reshape(len(x), -1) if flatten else x
+        for k in ("y_train", "y_test"):
+            out[k] = np.asarray(arrays[k]).astype(np.int32)
+        return Split(out["x_train"], out["y_train"], out["x_test"], out["y_test"], num_classes=10)
+    raise ValueError(
+        f"No MNIST files found in {[str(c) for c in candidates]}: expected mnist.npz or the IDX "
+        "files train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, "
+        "t10k-labels-idx1-ubyte (optionally .gz). contractax never downloads data."
+    )
+
+
+def batches(key, n: int, batch_size: int):
+    """Index arrays of one shuffled epoch, `n // batch_size` minibatches (drop last).
+
+    **Arguments:** `key` (JAX PRNG key), `n` the data size, `batch_size`.
+
+    **Returns:** an int array of shape `(n // batch_size, batch_size)`.
+    """
+    import jax
+
+    if batch_size > n:
+        raise ValueError(f"`batch_size` ({batch_size}) exceeds the number of examples ({n}).")
+    perm = jax.random.permutation(key, n)
+    nb = n // batch_size
+    return perm[: nb * batch_size].reshape(nb, batch_size)
