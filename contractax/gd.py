@@ -1,0 +1,487 @@
+"""Gradient descent as a discrete-time dynamical system $x_{k+1} = x_k - \\delta \\nabla f(x_k)$.
+
+Trajectories (`run`), orbit classification (`classify`), Hessian-vector products, sharpness and
+the Lyapunov radius of the linearised map, and the step-size bounds of Nar & Sastry for deep
+linear and two-layer ReLU networks.
+
+Source: seed `003_68268b79b74b2241.txt` (K. Nar, S. Sastry, *Step Size Matters in Deep
+Learning*, NeurIPS 2018).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+from ._gd_dynamics import bind, flat_tail, hessian_extremes
+from ._types import Array, Float, Int, PyTree
+
+ORBIT_KINDS = ("converged", "periodic", "aperiodic", "diverged")
+"""Names of the orbit codes returned by `classify`: `ORBIT_KINDS[orbit.code]`."""
+
+
+class Trajectory(eqx.Module):
+    """A recorded gradient-descent run.
+
+    **Fields:**
+
+    - `values`: what was recorded (the parameters, or `record(params, args)`) at the recorded
+      steps, stacked on a leading axis of length `T = (steps - burn_in) // every`.
+    - `loss`: the loss at the recorded steps, shape `(T,)` (`None` if not recorded).
+    - `final`: the parameters after the last step.
+    - `steps`: the recorded step indices $k$ (the iterate $x_k$), shape `(T,)`.
+    """
+
+    values: PyTree
+    loss: Any
+    final: PyTree
+    steps: Int[Array, " T"]
+
+
+class Orbit(eqx.Module):
+    """Kind of long-run behaviour of a trajectory.
+
+    **Fields:**
+
+    - `code`: integer index into `ORBIT_KINDS` (0 converged, 1 periodic, 2 aperiodic,
+      3 diverged).
+    - `period`: 1 when converged, the smallest period $p \\ge 2$ when periodic, 0 otherwise.
+    """
+
+    code: Int[Array, "*batch"]
+    period: Int[Array, "*batch"]
+
+
+def run(
+    loss_fn: Callable,
+    params0: PyTree,
+    lr,
+    steps: int,
+    *,
+    args: Any = None,
+    every: int = 1,
+    burn_in: int = 0,
+    record: Callable | None = None,
+    record_loss: bool = True,
+) -> Trajectory:
+    """Run plain gradient descent $x_{k+1} = x_k - \\delta \\nabla f(x_k)$ with `lax.scan`.
+
+    Only every `every`-th iterate after the first `burn_in` steps is recorded, and only what
+    `record` returns, so long runs stay small in memory. Works under `jit`, `vmap` (e.g. over
+    `lr` or `params0`) and `grad`.
+
+    **Arguments:**
+
+    - `loss_fn`: `loss_fn(params, args) -> scalar` (or `loss_fn(params)` when `args` is None).
+    - `params0`: initial parameters (any pytree of float arrays, e.g. an equinox model).
+    - `lr`: step size $\\delta$ (a scalar, may be traced).
+    - `steps`: number of gradient steps (Python int).
+    - `args`: data and fixed parameters passed to `loss_fn`.
+    - `every`: record every `every`-th iterate; `steps - burn_in` must be a multiple of it.
+    - `burn_in`: number of initial steps that are not recorded.
+    - `record`: `record(params, args) -> pytree` to store instead of the full parameters.
+    - `record_loss`: also store the loss at the recorded iterates.
+
+    **Returns:** a `Trajectory(values, loss, final, steps)`; `values` has a leading axis
+    of length `(steps - burn_in) // every`, entry `i` being the iterate
+    $x_{\\text{burn\\_in} + (i+1)\\,\\text{every}}$.
+
+    **Example:**
+
+    ```python
+    traj = cx.gd.run(lambda x: jnp.sum(x**2), jnp.ones(3), 0.1, 100)
+    traj.final  # ≈ 0.8**100
+    ```
+
+    Source: seed 003, eq. (1).
+    """
+    steps, every, burn_in = int(steps), int(every), int(burn_in)
+    if steps < 0 or every < 1 or burn_in < 0 or burn_in > steps:
+        raise ValueError(
+            f"need steps >= 0, every >= 1 and 0 <= burn_in <= steps; got steps={steps}, "
+            f"every={every}, burn_in={burn_in}."
+        )
+    if (steps - burn_in) % every:
+        raise ValueError(
+            f"`steps - burn_in` ({steps - burn_in}) must be a multiple of `every` ({every})."
+        )
+    if jnp.ndim(lr) != 0:
+        raise ValueError(f"`lr` must be a scalar, got shape {jnp.shape(lr)}; vmap over it.")
+    f = bind(loss_fn, args)
+    grad = jax.grad(f)
+
+    def step(p, _):
+        g = grad(p)
+        return jax.tree_util.tree_map(lambda a, b: a - lr * b, p, g), None
+
+    def steps_(p, n):
+        if n == 0:
+            return p
+        return jax.lax.scan(step, p, None, length=n)[0]
+
+    rec = (lambda p: p) if record is None else (lambda p: record(p, args))
+
+    def block(p, _):
+        p = steps_(p, every)
+        out = (rec(p), f(p) if record_loss else None)
+        return p, out
+
+    p = steps_(params0, burn_in)
+    n_rec = (steps - burn_in) // every
+    final, (values, loss) = jax.lax.scan(block, p, None, length=n_rec)
+    idx = burn_in + every * (1 + jnp.arange(n_rec))
+    return Trajectory(values=values, loss=loss, final=final, steps=idx)
+
+
+def classify(
+    trajectory: PyTree,
+    *,
+    max_period: int = 16,
+    window: int | None = None,
+    rtol: float = 1e-6,
+    atol: float = 1e-9,
+    diverge_at: float = 1e8,
+) -> Orbit:
+    """Classify the tail of a trajectory as converged, periodic, aperiodic or diverged.
+
+    On the last `window` samples $x_t$ (flattened over all leaves), with
+    $\\epsilon = \\mathrm{atol} + \\mathrm{rtol}\\,\\max_t \\|x_t\\|_\\infty$, the trajectory is
+
+    - *diverged* if any entry is non-finite or exceeds `diverge_at` in absolute value;
+    - *converged* (period 1) if $\\max_t \\|x_{t+1} - x_t\\|_\\infty \\le \\epsilon$;
+    - *periodic* with period $p$ for the smallest $2 \\le p \\le$ `max_period` with
+      $\\max_t \\|x_{t+p} - x_t\\|_\\infty \\le \\epsilon$;
+    - *aperiodic* (bounded, no period found) otherwise.
+
+    Integer codes, no Python control flow on values: works under `jit` and `vmap` over a sweep.
+    A slowly converging run is only "converged" once its steps fall below $\\epsilon$, so run
+    long enough (or raise the tolerances).
+
+    **Arguments:**
+
+    - `trajectory`: an array of shape `(T, ...)`, a pytree of such arrays, or a `Trajectory`
+      (its `values` are used). Record every iterate (`every=1`) to detect periods correctly.
+    - `max_period`: the largest period searched for.
+    - `window`: number of final samples inspected (default `min(T, max(64, 4 max_period))`).
+    - `rtol`, `atol`: tolerances of the comparisons.
+    - `diverge_at`: magnitude beyond which a trajectory counts as diverged.
+
+    **Returns:** `Orbit(code, period)`; `ORBIT_KINDS[int(orbit.code)]` names the kind.
+
+    **Example:**
+
+    ```python
+    xs = jnp.tile(jnp.array([0.1, -0.1]), 50)   # a 2-cycle
+    orbit = cx.gd.classify(xs)                  # code 1 ("periodic"), period 2
+    ```
+
+    Source: seed 003, §1 (Examples 1–2: convergence to an orbit instead of a fixed point).
+    """
+    if isinstance(trajectory, Trajectory):
+        trajectory = trajectory.values
+    max_period = int(max_period)
+    if max_period < 1:
+        raise ValueError(f"`max_period` must be at least 1, got {max_period}.")
+    if window is None:
+        window = max(64, 4 * max_period)
+    window = int(window)
+    x = flat_tail(trajectory, window)
+    w = x.shape[0]
+    if w < 2 * max_period + 1:
+        raise ValueError(
+            f"the trajectory tail has {w} samples, too few to test periods up to {max_period}; "
+            f"record at least {2 * max_period + 1} samples or lower `max_period`."
+        )
+    finite = jnp.all(jnp.isfinite(x))
+    xs = jnp.where(jnp.isfinite(x), x, 0.0)
+    big = jnp.max(jnp.abs(xs))
+    diverged = jnp.logical_or(~finite, big > diverge_at)
+    eps = atol + rtol * big
+
+    def gap(p):
+        # max_t ||x_{t+p} - x_t||_inf over the last (w - max_period) pairs, same count per p
+        n = w - max_period
+        a = jax.lax.dynamic_slice_in_dim(xs, w - n - p, n, axis=0)
+        b = xs[w - n :]
+        return jnp.max(jnp.abs(b - a))
+
+    gaps = jnp.stack([gap(p) for p in range(1, max_period + 1)])
+    ok = gaps <= eps
+    found = jnp.any(ok)
+    period = jnp.where(found, jnp.argmax(ok) + 1, 0)
+    code = jnp.where(
+        diverged, 3, jnp.where(~found, 2, jnp.where(period == 1, 0, 1))
+    ).astype(jnp.int32)
+    period = jnp.where(code <= 1, period, 0).astype(jnp.int32)
+    return Orbit(code=code, period=period)
+
+
+def hvp(loss_fn: Callable, params: PyTree, v: PyTree, args: Any = None) -> PyTree:
+    """Hessian-vector product $\\nabla^2 f(x)\\,v$ by forward-over-reverse differentiation.
+
+    **Arguments:** `loss_fn(params, args)`, the point `params`, a tangent `v` with the same
+    structure, `args`.
+
+    **Returns:** a pytree like `params`.
+
+    **Example:** `cx.gd.hvp(lambda x: 0.5 * x @ A @ x, x, v)` equals `A @ v` for symmetric A.
+
+    Source: seed 003, App. A (the linearisation of the gradient map is $I - \\delta\\nabla^2 f$).
+    """
+    f = bind(loss_fn, args)
+    return jax.jvp(jax.grad(f), (params,), (v,))[1]
+
+
+def sharpness(
+    loss_fn: Callable,
+    params: PyTree,
+    args: Any = None,
+    *,
+    num_iters: int | None = 32,
+    key=None,
+) -> Float[Array, ""]:
+    """Largest Hessian eigenvalue $\\lambda_{\\max}(\\nabla^2 f(x))$, matrix-free.
+
+    Lanczos with full reorthogonalisation on Hessian-vector products inside a `fori_loop`;
+    exact (up to rounding) when `num_iters` is at least the number of parameters. Gradient
+    descent with step $\\delta$ can be stable at a minimum only if
+    $\\delta\\,\\lambda_{\\max} \\le 2$.
+
+    **Arguments:** `loss_fn(params, args)`, `params`, `args`; `num_iters` Lanczos steps
+    (`None`: the number of parameters); `key` for the start vector (default `PRNGKey(0)`).
+
+    **Returns:** a scalar.
+
+    **Example:** `cx.gd.sharpness(lambda x: 0.5 * x @ A @ x, x0)` is `eigvalsh(A)[-1]`.
+
+    Source: seed 003, App. A (Lyapunov's indirect method).
+    """
+    key = jax.random.PRNGKey(0) if key is None else key
+    return hessian_extremes(bind(loss_fn, args), params, num_iters, key)[1]
+
+
+def lyapunov_radius(
+    loss_fn: Callable,
+    params: PyTree,
+    lr,
+    args: Any = None,
+    *,
+    num_iters: int | None = 32,
+    key=None,
+) -> Float[Array, ""]:
+    """Spectral radius of the linearised gradient map, $\\rho(I - \\delta\\nabla^2 f(x))$.
+
+    Equals $\\max(|1 - \\delta\\lambda_{\\min}|, |1 - \\delta\\lambda_{\\max}|)$ over the Hessian
+    spectrum (symmetric). A fixed point is locally asymptotically stable if the radius is
+    below 1 and unstable (GD cannot converge to it) if it exceeds 1; at non-isolated minima
+    (flat directions, e.g. deep linear networks) it is at least 1 and the test is `> 1`.
+
+    **Arguments:** `loss_fn(params, args)`, `params`, step size `lr`, `args`; `num_iters`,
+    `key` as in `sharpness`.
+
+    **Returns:** a scalar.
+
+    **Example:** for $f = \\tfrac12 x^\\top A x$, `lyapunov_radius(f, x, lr)` is
+    `max(abs(1 - lr * eigvalsh(A)))`.
+
+    Source: seed 003, App. A (proof of Theorem 1).
+    """
+    key = jax.random.PRNGKey(0) if key is None else key
+    lo, hi = hessian_extremes(bind(loss_fn, args), params, num_iters, key)
+    return jnp.maximum(jnp.abs(1 - lr * lo), jnp.abs(1 - lr * hi))
+
+
+# ---------------------------------------------------------------- Nar–Sastry step-size bounds
+
+
+def _top_singular(m):
+    u, s, vt = jnp.linalg.svd(m, full_matrices=False)
+    return u[..., :, 0], s[..., 0], vt[..., 0, :]
+
+
+def _check_depth(L) -> int:
+    if isinstance(L, bool) or not isinstance(L, (int, jnp.integer)) or int(L) < 1:
+        raise ValueError(f"the depth `L` must be a positive Python integer, got {L!r}.")
+    return int(L)
+
+
+def _check_matrix(R, name="R"):
+    R = jnp.asarray(R)
+    if R.ndim < 2:
+        raise ValueError(f"`{name}` must be a matrix (last two axes), got shape {R.shape}.")
+    if not jnp.issubdtype(R.dtype, jnp.floating):
+        R = R.astype(jnp.result_type(float))
+    return R
+
+
+def deep_linear_step_bound(weights: Sequence[Float[Array, "*batch m n"]]) -> Float[Array, "*batch"]:
+    """Theorem 1: the largest step size that can converge to the solution $\\{W_j\\}$.
+
+    $$\\delta \\le \\frac{2}{\\sum_{j=1}^L p_{j-1}^2 q_{j+1}^2},\\qquad
+    p_j = \\|W_j\\cdots W_1 v\\|,\\; q_j = \\|u^\\top W_L \\cdots W_j\\|,\\;
+    p_0 = q_{L+1} = 1,$$
+
+    where $u, v$ are the top left/right singular vectors of $\\hat R = W_L\\cdots W_1$. It is a
+    necessary condition for Lyapunov stability of GD on $\\tfrac12\\|W_L\\cdots W_1 - R\\|_F^2$
+    at a global minimum (tight when the $W_j$ commute with $\\hat R$'s singular bases, e.g.
+    $W_j = \\alpha_j R^{1/L}$ for symmetric PSD $R$).
+
+    **Arguments:** `weights` = `[W_1, ..., W_L]` (`W_1` applied first; a `DeepLinear`'s
+    `weights`), each of shape `(..., n_j, n_{j-1})`, leading axes broadcast.
+
+    **Returns:** the bound, shape of the leading axes.
+
+    **Example:** `cx.gd.deep_linear_step_bound([jnp.eye(2) * 2.0])` is `2.0` (L = 1: 2/1).
+
+    Source: seed 003, §2, Theorem 1.
+    """
+    weights = [_check_matrix(w, "weights[j]") for w in weights]
+    if not weights:
+        raise ValueError("`weights` must contain at least one matrix.")
+    for a, b in zip(weights[:-1], weights[1:]):
+        if b.shape[-1] != a.shape[-2]:
+            raise ValueError(
+                f"consecutive weights do not chain: a {a.shape[-2:]} matrix is followed by a "
+                f"{b.shape[-2:]} matrix; W_(j+1) must have as many columns as W_j has rows."
+            )
+    prod = weights[0]
+    for w in weights[1:]:
+        prod = w @ prod
+    u, _, v = _top_singular(prod)
+    L = len(weights)
+    # p[j] = ||W_j ... W_1 v|| for j = 0..L-1 ; q[j] = ||u^T W_L ... W_j|| for j = 2..L+1
+    ps, x = [jnp.linalg.norm(v, axis=-1)], v
+    for w in weights[:-1]:
+        x = jnp.einsum("...ij,...j->...i", w, x)
+        ps.append(jnp.linalg.norm(x, axis=-1))
+    qs, y = [jnp.linalg.norm(u, axis=-1)], u
+    for w in reversed(weights[1:]):
+        y = jnp.einsum("...i,...ij->...j", y, w)
+        qs.append(jnp.linalg.norm(y, axis=-1))
+    qs = qs[::-1]  # qs[j-1] = q_{j+1}
+    total = sum(ps[j] ** 2 * qs[j] ** 2 for j in range(L))
+    return 2.0 / total
+
+
+def deep_linear_global_bound(R: Float[Array, "*batch m n"], L: int) -> Float[Array, "*batch"]:
+    """Corollary 1: GD cannot converge to any global optimum unless
+    $\\delta \\le \\delta_c = 2 / (L\\,\\rho(R)^{2(L-1)/L})$, $\\rho$ the largest singular value.
+
+    **Arguments:** target matrix `R` (leading axes broadcast), depth `L` (Python int).
+
+    **Returns:** $\\delta_c$.
+
+    **Example:** `cx.gd.deep_linear_global_bound(4.0 * jnp.eye(2), 2)` is `2 / (2 * 4) = 0.25`.
+
+    Source: seed 003, §2, Corollary 1.
+    """
+    R, L = _check_matrix(R), _check_depth(L)
+    rho = jnp.linalg.norm(R, ord=2, axis=(-2, -1))
+    return 2.0 / (L * rho ** (2.0 * (L - 1) / L))
+
+
+def converged_spectral_bound(delta, L: int) -> Float[Array, "*batch"]:
+    """Corollary 2: after converging with step $\\delta$,
+    $\\rho(\\hat R) \\le (2/(L\\delta))^{L/(2L-2)}$.
+
+    **Arguments:** step size `delta` (broadcasts), depth `L` (Python int; `L = 1` gives `inf`).
+
+    **Returns:** the bound on the largest singular value of the estimate.
+
+    **Example:** `cx.gd.converged_spectral_bound(0.25, 2)` is `(2 / 0.5) ** 1 = 4`.
+
+    Source: seed 003, §2, Corollary 2.
+    """
+    L = _check_depth(L)
+    delta = jnp.asarray(delta, dtype=jnp.result_type(float))
+    if L == 1:
+        return jnp.full(delta.shape, jnp.inf, delta.dtype)
+    return (2.0 / (L * delta)) ** (L / (2.0 * L - 2.0))
+
+
+def identity_init_bound(R: Float[Array, "*batch n n"], L: int) -> Float[Array, "*batch"]:
+    """Theorems 2–3: a step size for which identity initialisation provably converges.
+
+    $$\\delta \\le \\min\\Big\\{\\frac1L,\\; \\frac{1}{L\\,\\rho(R)^{2(L-1)/L}}\\Big\\}$$
+    for symmetric PSD $R$ (each $W_i \\to R^{1/L}$ at a linear rate, Theorem 2), with the extra
+    term $1/(1 - \\lambda_{\\min}(R))$ when $\\lambda_{\\min}(R) < 0$ (Theorem 3: the product
+    then converges to the closest PSD matrix in Frobenius norm).
+
+    **Arguments:** a symmetric matrix `R` (leading axes broadcast), depth `L`.
+
+    **Returns:** the bound.
+
+    **Example:** `cx.gd.identity_init_bound(jnp.diag(jnp.array([4.0, -1.0])), 2)` is
+    `min(1/2, 1/(2*4), 1/2) = 0.125`.
+
+    Source: seed 003, §3, Theorems 2 and 3.
+    """
+    R, L = _check_matrix(R), _check_depth(L)
+    if R.shape[-1] != R.shape[-2]:
+        raise ValueError(f"`R` must be square (symmetric), got shape {R.shape}.")
+    ev = jnp.linalg.eigvalsh(0.5 * (R + jnp.swapaxes(R, -1, -2)))
+    rho = jnp.max(jnp.abs(ev), axis=-1)
+    b = jnp.minimum(1.0 / L, 1.0 / (L * rho ** (2.0 * (L - 1) / L)))
+    lmin = ev[..., 0]
+    extra = jnp.where(lmin < 0, 1.0 / (1.0 - jnp.minimum(lmin, 0.0)), jnp.inf)
+    return jnp.minimum(b, extra)
+
+
+def identity_init_rate(lam, L: int, delta) -> Float[Array, "*batch"]:
+    """Lemma 3: the linear rate $\\beta(\\delta)$ of $w_i[k] \\to \\lambda^{1/L}$ from $w_i[0]=1$.
+
+    $$\\beta = 1 - \\delta\\frac{\\lambda - 1}{\\lambda^{1/L} - 1}\\;(\\lambda > 1),\\qquad
+    \\beta = 1 - \\delta L \\lambda^{2(L-1)/L}\\;(0 < \\lambda \\le 1),$$
+
+    so $|w_i[k] - \\lambda^{1/L}| \\le \\beta^k |1 - \\lambda^{1/L}|$ for $\\delta$ below the
+    threshold of Lemma 3 (`identity_init_bound` for the matrix case). Apply per eigenvalue of
+    an SPD $R$.
+
+    **Arguments:** eigenvalue(s) `lam > 0`, depth `L`, step size `delta` (broadcast).
+
+    **Returns:** $\\beta$.
+
+    **Example:** `cx.gd.identity_init_rate(1.0, 3, 0.1)` is `1 - 0.3 = 0.7`.
+
+    Source: seed 003, App. B, Lemma 3.
+    """
+    L = _check_depth(L)
+    lam = jnp.asarray(lam, dtype=jnp.result_type(float))
+    big = lam > 1
+    safe = jnp.where(big, lam, 2.0)
+    b_big = 1 - delta * (safe - 1) / (safe ** (1.0 / L) - 1)
+    b_small = 1 - delta * L * jnp.maximum(lam, 0.0) ** (2.0 * (L - 1) / L)
+    return jnp.where(big, b_big, b_small)
+
+
+def relu_step_bound(
+    xs: Float[Array, "N n"], predictions: Float[Array, "N m"]
+) -> Float[Array, ""]:
+    """Theorem 4: the largest step size at which a two-layer ReLU solution can be stable,
+    $1 / \\max_i \\|x_i\\|_2\\,\\|\\hat f(x_i)\\|_2$.
+
+    For the loss $\\tfrac12\\sum_i\\|W g(Vx_i - b) - f(x_i)\\|^2$, GD with step $\\delta$ can
+    converge to $(\\hat W, \\hat V)$ only if $\\delta \\le$ this value. (For a loss without
+    the $\\tfrac12$, halve it.)
+
+    **Arguments:** inputs `xs` `(N, n)` and the network's outputs `predictions` `(N, m)` at the
+    solution (e.g. `jax.vmap(model)(xs)`).
+
+    **Returns:** the bound (a scalar; `inf` if all outputs vanish).
+
+    **Example:** `cx.gd.relu_step_bound(jnp.ones((3, 1)), 2.0 * jnp.ones((3, 1)))` is `0.5`.
+
+    Source: seed 003, §4, Theorem 4.
+    """
+    xs, predictions = jnp.asarray(xs), jnp.asarray(predictions)
+    if xs.ndim != 2 or predictions.ndim != 2 or xs.shape[0] != predictions.shape[0]:
+        raise ValueError(
+            "`xs` and `predictions` must be (N, n) and (N, m) arrays with the same N; got "
+            f"{xs.shape} and {predictions.shape}."
+        )
+    m = jnp.max(jnp.linalg.norm(xs, axis=-1) * jnp.linalg.norm(predictions, axis=-1))
+    return 1.0 / m
