@@ -6,6 +6,10 @@ names are re-exported here.
 
 from importlib.metadata import PackageNotFoundError, version
 
+from . import contraction as contraction
+from . import norms as norms
+from . import sweep as sweep
+
 
 try:
     __version__ = version("contractax")

@@ -1,0 +1,244 @@
+r"""Contraction rates of vector fields and recurrent networks, step sizes, interconnections.
+
+Convention: a **rate** `c > 0` means contracting, `rate = −sup_x μ(D_x f(x))`; the distance
+between two solutions then decays like $e^{-ct}$ in the chosen norm.
+
+Sources: seed 001 (Bullo: "Tight transcription" of the firing-rate osLip, "NonEuclidean
+contractivity of firing rate model", forward-step/averaged iteration step sizes, "Networks of
+contracting systems", Lim's lemma and its one-sided version); seed 000 §3 and Table 1.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, ArrayLike, Float
+
+from . import norms
+from ._checks import as_float_array, check_p, check_square
+
+__all__ = [
+    "firing_rate_rate",
+    "hopfield_rate",
+    "optimal_rate",
+    "sampled_rate",
+    "averaged_step",
+    "averaged_step_factor",
+    "interconnection_rate",
+    "equilibrium_shift_bound",
+    "one_sided_shift_bound",
+]
+
+
+def firing_rate_rate(
+    A: Float[ArrayLike, "*batch n n"], *, C=None, dmin=0.0, dmax=1.0, p=math.inf, weight=None
+) -> Float[Array, "*batch"]:
+    r"""Exact contraction rate of the firing-rate network $\dot x = -Cx + \Phi(Ax + u)$.
+
+    $$c = -\operatorname{osLip}(f) = -\max_{d\in[d_{\min},d_{\max}]^n}\mu(-C + \mathrm{dg}(d)A)$$
+
+    for activations with slopes in $[d_{\min}, d_{\max}]$ (tanh: [0, 1]; logistic: [0, 1/4]).
+    `C=None` means C = I (the standard leak). Exact for p ∈ {1, ∞} (closed forms) and for p = 2
+    with n ≤ `norms.MAX_VERTEX_N` (vertex enumeration).
+
+    **Returns:** the rate (positive: contracting), shape `A.shape[:-2]`.
+
+    Example: `firing_rate_rate(0.5 * jnp.eye(3))` is 0.5.
+
+    Source: seed 001 "Tight transcription"; seed 000 Table 1.
+    """
+    C = 1.0 if C is None else C
+    return -norms.max_lognorm_over_slopes(A, dmin, dmax, p, weight, side="left", C=C)
+
+
+def hopfield_rate(
+    A: Float[ArrayLike, "*batch n n"], *, C=None, dmin=0.0, dmax=1.0, p=math.inf, weight=None
+) -> Float[Array, "*batch"]:
+    r"""Exact contraction rate of the Hopfield network $\dot x = -Cx + A\Phi(x) + u$.
+
+    $c = -\max_{d\in[d_{\min},d_{\max}]^n}\mu(-C + A\,\mathrm{dg}(d))$; `C=None` means C = I.
+
+    Source: seed 001 "Contractivity of recurrent neural networks".
+    """
+    C = 1.0 if C is None else C
+    return -norms.max_lognorm_over_slopes(A, dmin, dmax, p, weight, side="right", C=C)
+
+
+def _diag_C(C, A):
+    n = A.shape[-1]
+    if C is None:
+        return jnp.ones((n,), A.dtype)
+    C = as_float_array(C, "C")
+    if C.ndim == 0:
+        return jnp.full((n,), C, A.dtype)
+    if C.ndim == 1:
+        return C
+    if C.shape[-2:] != (n, n):
+        raise ValueError(f"C must be a scalar, a vector or an {n}×{n} diagonal matrix.")
+    d = jnp.diagonal(C, axis1=-2, axis2=-1)
+    off = C - d[..., :, None] * jnp.eye(n, dtype=C.dtype)
+    return eqx.error_if(d, jnp.any(off != 0), "optimal_rate needs a diagonal C.")
+
+
+def optimal_rate(
+    A: Float[ArrayLike, "*batch n n"], *, C=None, dmin=0.0, dmax=1.0, p=math.inf,
+    model: str = "firing_rate",
+):
+    r"""The best ℓ∞ (or ℓ1) contraction rate over diagonal weights, and the weight attaining it.
+
+    For $0 \le d_{\min} \le d_{\max}$ and diagonal C, every row (ℓ∞) or column (ℓ1) of the
+    worst-case Jacobian is bounded by a Metzler matrix N, and
+    $\inf_\eta \max_d \mu_{p,\eta}(J(d)) = \alpha(N)$ (Collatz–Wielandt), attained at N's
+    Perron vector:
+
+    - firing rate, ℓ∞ / Hopfield, ℓ1: $N = -C + d_{\max}\lceil A\rceil_{\mathrm M}$
+      (seed 001: $\inf_\eta \operatorname{osLip}_{\infty,\eta} = \max\{\alpha(-C), \alpha(-C + d_{\max}\lceil A\rceil_{\mathrm M})\}$);
+    - firing rate, ℓ1 / Hopfield, ℓ∞: N has diagonal $-c_i + \max(d_{\min}a_{ii}, d_{\max}a_{ii})$
+      and off-diagonal $d_{\max}|a_{ij}|$.
+
+    **Returns:** `(eta, rate)` with `rate = −max_lognorm_over_slopes(A, ..., weight=eta)`
+    evaluated at the returned η (an attained, certified rate).
+
+    Source: seed 001 "NonEuclidean contractivity of firing rate model".
+    """
+    p = check_p(p)
+    if p == 2:
+        raise ValueError("optimal_rate is implemented for p = 1 and p = jnp.inf (diagonal weights); "
+                         "for p = 2 use norms.optimal_weight on a Metzler matrix.")
+    if model not in ("firing_rate", "hopfield"):
+        raise ValueError(f"model must be 'firing_rate' or 'hopfield'; got {model!r}.")
+    A = check_square(A)
+    c = _diag_C(C, A)
+    dmin = jnp.asarray(dmin, A.dtype)
+    dmax = jnp.asarray(dmax, A.dtype)
+    eye = jnp.eye(A.shape[-1], dtype=A.dtype)
+    off = jnp.abs(A) * (1 - eye)
+    diag = jnp.diagonal(A, axis1=-2, axis2=-1)
+    simple = (model == "firing_rate") == (p == math.inf)
+    dd = dmax * diag if simple else jnp.maximum(dmin * diag, dmax * diag)
+    N = dmax * off + (dd - c)[..., :, None] * eye
+    eta, _ = norms.optimal_weight(N, p)
+    side = "left" if model == "firing_rate" else "right"
+    rate = -norms.max_lognorm_over_slopes(A, dmin, dmax, p, eta, side=side, C=c)
+    return eta, rate
+
+
+def sampled_rate(
+    f: Callable, xs: Float[ArrayLike, "m n"], args=None, p=2, weight=None
+) -> Float[Array, ""]:
+    r"""An **estimate** of the contraction rate: $-\max_k \mu(D_x f(x_k, \text{args}))$ over samples.
+
+    Only an upper bound on the true rate (the supremum may be attained between samples); use the
+    exact `firing_rate_rate`/`hopfield_rate` where the model allows.
+
+    **Arguments:** `f(x, args)` a vector field on ℝⁿ; `xs` sample points, shape (m, n).
+    """
+    xs = as_float_array(xs, "xs")
+    if xs.ndim != 2:
+        raise ValueError(f"xs must be a batch of sample points of shape (m, n); got {xs.shape}.")
+    J = jax.vmap(jax.jacfwd(f), in_axes=(0, None))(xs, args)
+    return -jnp.max(norms.lognorm(J, p, weight))
+
+
+def averaged_step_factor(alpha, rate, lipschitz, p=2):
+    r"""Contraction factor bound of $x \mapsto x + \alpha F(x)$ for a given step α.
+
+    Euclidean (p = 2, any weight P): $\sqrt{1 - 2\alpha c + \alpha^2\ell^2}$.
+    Non-Euclidean (p ∈ {1, ∞}): $1 - \alpha c + \alpha^2\ell^2/(1 - \alpha\ell)$ for αℓ < 1.
+    Source: seed 001 ("forward step = Euler integration", both slides).
+    """
+    p = check_p(p)
+    alpha, c, l = (jnp.asarray(v, dtype=jnp.result_type(float)) for v in (alpha, rate, lipschitz))
+    if p == 2:
+        return jnp.sqrt(jnp.maximum(1 - 2 * alpha * c + alpha**2 * l**2, 0.0))
+    return jnp.where(alpha * l < 1, 1 - alpha * c + alpha**2 * l**2 / (1 - alpha * l), jnp.inf)
+
+
+def averaged_step(rate, lipschitz, p=2):
+    r"""Optimal step and contraction factor of the forward step $x_{k+1} = x_k + \alpha F(x_k)$.
+
+    Equivalently the averaged iteration $x_{k+1} = (1-\alpha)x_k + \alpha G(x_k)$ with
+    $G = \mathrm{Id} + F$. With rate c = −osLip(F) > 0, Lipschitz ℓ = Lip(F) and κ = ℓ/c:
+
+    - Euclidean (p = 2): $\alpha^* = 1/(c\kappa^2)$, factor $\sqrt{1 - 1/\kappa^2}
+      = 1 - \frac{1}{2\kappa^2} + O(\kappa^{-4})$; contracting for $0 < \alpha < 2/(c\kappa^2)$.
+    - Non-Euclidean (p ∈ {1, ∞}): minimising $1 - \alpha c + \alpha^2\ell^2/(1-\alpha\ell)$ gives
+      $\alpha^* = (1 - \sqrt{\kappa/(1+\kappa)})/\ell = \frac1c(\frac{1}{2\kappa^2} - \frac{3}{8\kappa^3}
+      + O(\kappa^{-4}))$ and factor $1 - \frac{1}{4\kappa^2} + \frac{1}{8\kappa^3} + O(\kappa^{-4})$;
+      contracting for $0 < \alpha < 1/(c\kappa(1+\kappa))$.
+
+    **Arguments:** `rate` c > 0, `lipschitz` ℓ ≥ c, `p` the norm family.
+
+    **Returns:** `(alpha, factor)`.
+
+    Source: seed 001, the two "forward step" slides (Euclidean and non-Euclidean).
+    """
+    p = check_p(p)
+    c = jnp.asarray(rate, dtype=jnp.result_type(float))
+    l = jnp.asarray(lipschitz, dtype=c.dtype)
+    c = eqx.error_if(c, c <= 0, "averaged_step needs a contracting field: rate must be > 0.")
+    l = eqx.error_if(l, l < c, "the Lipschitz constant of F must be ≥ its contraction rate.")
+    kappa = l / c
+    if p == 2:
+        alpha = c / l**2
+        factor = jnp.sqrt(jnp.maximum(1 - 1 / kappa**2, 0.0))
+    else:
+        alpha = (1 - jnp.sqrt(kappa / (1 + kappa))) / l
+        factor = averaged_step_factor(alpha, c, l, p)
+    return alpha, factor
+
+
+def interconnection_rate(
+    rates: Float[ArrayLike, "*batch k"], gains: Float[ArrayLike, "*batch k k"]
+) -> Float[Array, "*batch"]:
+    r"""Rate certificate of an interconnection of contracting subsystems.
+
+    Subsystem i contracts at rate $c_i$ in its own norm and depends on $x_j$ with Lipschitz gain
+    $\gamma_{ij}$. If the Metzler gain matrix $\Gamma$ (diagonal $-c_i$, off-diagonal
+    $\gamma_{ij}$) is Hurwitz, the network contracts, at rate $-\alpha(\Gamma)$ in the weighted
+    norm $\sum_i \xi_i\|x_i\|_i$ (or $\max_i \|x_i\|_i/\eta_i$) built from Γ's Perron vector.
+
+    **Arguments:** `rates` (k,), `gains` (k, k) non-negative (its diagonal is ignored).
+
+    **Returns:** $-\alpha(\Gamma)$; positive means the network contracts.
+
+    Source: seed 001 "Networks of contracting systems".
+    """
+    rates = as_float_array(rates, "rates")
+    gains = check_square(gains, "gains")
+    if gains.shape[-1] != rates.shape[-1]:
+        raise ValueError(f"gains must be ({rates.shape[-1]}, {rates.shape[-1]}) to match rates; "
+                         f"got {gains.shape}.")
+    gains = eqx.error_if(gains, jnp.any(gains < 0), "interconnection gains must be ≥ 0.")
+    eye = jnp.eye(rates.shape[-1], dtype=gains.dtype)
+    Gamma = gains * (1 - eye) - rates[..., :, None] * eye
+    return -norms.spectral_abscissa(Gamma)
+
+
+def equilibrium_shift_bound(lip_u, lip_x, du):
+    r"""Lim's lemma: for fixed points of $x = G(x, u)$ with $\mathrm{Lip}_x G < 1$,
+
+    $$\|x^*_u - x^*_v\| \le \frac{\mathrm{Lip}_u G}{1 - \mathrm{Lip}_x G}\|u - v\|.$$
+
+    Source: seed 001 "Robustness of fixed point algorithms".
+    """
+    lip_x = jnp.asarray(lip_x, dtype=jnp.result_type(float))
+    lip_x = eqx.error_if(lip_x, lip_x >= 1, "Lim's lemma needs Lip_x G < 1 (a contraction).")
+    return lip_u / (1 - lip_x) * du
+
+
+def one_sided_shift_bound(oslip_x, lip_u, du, disturbance=0.0):
+    r"""One-sided version: $x^*_u = G(x^*_u, u)$, $x^*_v = G(x^*_v, v) + D(x^*_v, v)$ with
+    $\operatorname{osLip}_x(G + D) < 1$ gives
+
+    $$\|x^*_u - x^*_v\| \le \frac{\mathrm{Lip}_u(G+D)\|u-v\| + \|D(x^*_u, u)\|}{1 - \operatorname{osLip}_x(G+D)}.$$
+
+    Source: seed 001 "Robustness via one-sided Lipschitz constants".
+    """
+    oslip_x = jnp.asarray(oslip_x, dtype=jnp.result_type(float))
+    oslip_x = eqx.error_if(oslip_x, oslip_x >= 1, "the one-sided bound needs osLip_x(G + D) < 1.")
+    return (lip_u * du + disturbance) / (1 - oslip_x)
