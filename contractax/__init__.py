@@ -7,7 +7,9 @@ names are re-exported here.
 from importlib.metadata import PackageNotFoundError, version
 
 from . import contraction as contraction
+from . import models as models
 from . import norms as norms
+from . import rnn as rnn
 from . import sweep as sweep
 
 

@@ -222,3 +222,60 @@ def batches(key, n: int, batch_size: int):
     perm = jax.random.permutation(key, n)
     nb = n // batch_size
     return perm[: nb * batch_size].reshape(nb, batch_size)
+
+
+def widely_separated_symbols(key, n: int, length: int = 150,
+                             windows: tuple = ((10, 19), (40, 49)), *,
+                             n_symbols: int = 2, n_distractors: int = 4, dtype=None):
+    """The widely-separated-symbols task (Hochreiter & Schmidhuber), as in seed 002 §5, A.2.
+
+    Each sequence has `length` one-hot symbols. Every position holds a random distractor
+    (`a, b, c, d`: indices `n_symbols .. n_symbols + n_distractors - 1`) except one random
+    position in each window `[lo, hi]` (inclusive, 0-based), which holds a random relevant
+    symbol (`p, q`: indices `0 .. n_symbols - 1`). The class encodes the relevant symbols in
+    order: `y = sum_w s_w * n_symbols ** (W - 1 - w)`, i.e. `(p,p), (p,q), (q,p), (q,q)` →
+    `0, 1, 2, 3` for two windows (the released code's encoding).
+
+    The text of seed 002 uses `length=150` and windows `[10, 19]`, `[40, 49]` (the defaults);
+    the authors' code uses `length=200`, `((9, 18), (39, 48))` (see `seeds/README.md`).
+
+    **Arguments:**
+
+    - `key`: JAX PRNG key.
+    - `n`: number of sequences.
+    - `length`: sequence length $T$.
+    - `windows`: inclusive, non-overlapping position windows, one per relevant symbol.
+    - `n_symbols`, `n_distractors`: alphabet sizes (2 and 4 in the seed).
+    - `dtype`: float dtype of the one-hot inputs.
+
+    **Returns:** `(u, y)`: inputs of shape `(n, length, n_symbols + n_distractors)` and
+    integer labels of shape `(n,)` in `0 .. n_symbols ** len(windows) - 1`.
+
+    Source: seed 002 (Ribeiro et al.), §5 and Appendix A.2.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    spans = sorted((int(lo), int(hi)) for lo, hi in windows)
+    if not spans:
+        raise ValueError("Give at least one window of positions for the relevant symbols.")
+    for lo, hi in spans:
+        if not 0 <= lo <= hi < length:
+            raise ValueError(f"Window [{lo}, {hi}] must satisfy 0 <= lo <= hi < length={length}.")
+    for (_, hi0), (lo1, _) in zip(spans[:-1], spans[1:]):
+        if lo1 <= hi0:
+            raise ValueError(f"Windows {spans} overlap; the relevant positions must be distinct.")
+    if n_symbols < 1 or n_distractors < 1:
+        raise ValueError("`n_symbols` and `n_distractors` must be at least 1.")
+    keys = jax.random.split(key, 1 + 2 * len(spans))
+    tokens = n_symbols + jax.random.randint(keys[0], (n, length), 0, n_distractors)
+    rows = jnp.arange(n)
+    label = jnp.zeros((n,), jnp.int32)
+    for w, ((lo, hi), kp, ks) in enumerate(zip(spans, keys[1::2], keys[2::2])):
+        pos = jax.random.randint(kp, (n,), lo, hi + 1)
+        sym = jax.random.randint(ks, (n,), 0, n_symbols)
+        tokens = tokens.at[rows, pos].set(sym)
+        label = label + sym.astype(jnp.int32) * n_symbols ** (len(spans) - 1 - w)
+    dtype = jnp.zeros((), dtype).dtype if dtype is not None else jnp.zeros(()).dtype
+    u = jax.nn.one_hot(tokens, n_symbols + n_distractors, dtype=dtype)
+    return u, label
