@@ -7,10 +7,31 @@ names are re-exported here.
 from importlib.metadata import PackageNotFoundError, version
 
 from . import contraction as contraction
-from . import models as models
 from . import norms as norms
-from . import rnn as rnn
 from . import sweep as sweep
+
+from . import gd as gd
+from . import models as models
+from . import landscape as landscape
+from . import ntk as ntk
+from . import rnn as rnn
+from . import data as data
+from . import train as train
+from . import solvers as solvers
+from . import slowfast as slowfast
+from .solvers import (
+    RESULTS as RESULTS,
+    Anderson as Anderson,
+    Broyden as Broyden,
+    ImplicitAdjoint as ImplicitAdjoint,
+    JacobianFreeAdjoint as JacobianFreeAdjoint,
+    NeumannAdjoint as NeumannAdjoint,
+    Picard as Picard,
+    Relaxed as Relaxed,
+    Solution as Solution,
+    UnrolledAdjoint as UnrolledAdjoint,
+    fixed_point as fixed_point,
+)
 
 
 try:

@@ -1,0 +1,186 @@
+"""How to differentiate a fixed point: implicit, unrolled, Jacobian-free, Neumann.
+
+All but `UnrolledAdjoint` define the derivative by a `jax.custom_jvp` rule whose tangent
+solve (I − ∂f/∂z) ż = (∂f/∂θ) θ̇ is a `lax.custom_linear_solve` with a transpose solve, so
+forward mode (jvp, jacfwd, hessian) and reverse mode (grad, vjp) both work. Source: seed 004
+§2.1.3 (eq. 2.3–2.4, the adjoint fixed point vᵀ = vᵀ J_f + ∂ℓ/∂z*), seed 000 §2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from ._loop import _DONE, iterate
+from ._results import RESULTS
+from ._solvers import AbstractSolver
+
+
+def _zero_tangent(x):
+    if jnp.issubdtype(x.dtype, jnp.inexact):
+        return jnp.zeros_like(x)
+    return np.zeros(x.shape, dtype=jax.dtypes.float0)
+
+
+def fixed_point_linear_solve(
+    solver: AbstractSolver, tol: float, max_steps: int, norm: Callable, throw: bool
+) -> Callable:
+    """A `solve(A, b)` for A = I − J that iterates x ← x − A x + b = J x + b with `solver`.
+
+    An unconverged solve returns NaN (never a silent wrong gradient) and, with `throw=True`,
+    raises `RESULTS.backward_not_converged` at run time.
+    """
+
+    def solve(matvec, b):
+        tiny = float(np.finfo(np.dtype(b.dtype)).tiny)
+        fn = lambda x, _: x - matvec(x) + b
+        x, _, status, *_ = iterate(fn, solver, b, None, tol, max_steps, norm, floor=tiny)
+        ok = status == _DONE
+        x = jnp.where(ok, x, jnp.nan)
+        if throw:
+            x = RESULTS.backward_not_converged.error_if(x, ~ok)
+        return x
+
+    return solve
+
+
+def implicit_solve(forward: Callable, fn: Callable, z0, dyn, solve, transpose_solve):
+    """Differentiate `forward(z0, dyn) -> (z, *aux)` through z = fn(z, dyn) implicitly.
+
+    The tangent is ż = (I − ∂f/∂z)⁻¹ (∂f/∂θ) θ̇ computed by `lax.custom_linear_solve(matvec,
+    rhs, solve, transpose_solve)`; `solve(matvec, b)` and `transpose_solve(vecmat, c)` may be
+    exact, iterative or approximate (Jacobian-free, Neumann).
+    """
+
+    @jax.custom_jvp
+    def core(z0, dyn):
+        return forward(z0, dyn)
+
+    @core.defjvp
+    def core_jvp(primals, tangents):
+        z0, dyn = primals
+        _, tdyn = tangents
+        out = core(z0, dyn)
+        z = out[0]
+        _, jvp_z = jax.linearize(lambda x: fn(x, dyn), z)
+        _, rhs = jax.jvp(lambda d: fn(z, d), (dyn,), (tdyn,))
+        dz = lax.custom_linear_solve(lambda v: v - jvp_z(v), rhs, solve, transpose_solve)
+        return out, (dz,) + tuple(_zero_tangent(o) for o in out[1:])
+
+    return core(z0, dyn)
+
+
+class AbstractAdjoint(eqx.Module):
+    """How `fixed_point` differentiates its solution."""
+
+    def solve(self, fn, solver, z0, dyn, tol, max_steps, norm, throw):
+        """Return `(z, status, num_steps, abs_residual, z_norm)`, differentiable in `dyn`."""
+        raise NotImplementedError
+
+    def linear_solves(self, solver, tol, max_steps, norm, throw):
+        """`(solve, transpose_solve)` for I − ∂f/∂z."""
+        raise NotImplementedError
+
+    def _implicit(self, fn, solver, z0, dyn, tol, max_steps, norm, throw):
+        def forward(z0, dyn):
+            z, _, status, k, r, zn = iterate(fn, solver, z0, dyn, tol, max_steps, norm)
+            return z, status, k, r, zn
+
+        s, ts = self.linear_solves(solver, tol, max_steps, norm, throw)
+        return implicit_solve(forward, fn, z0, dyn, s, ts)
+
+
+class ImplicitAdjoint(AbstractAdjoint):
+    """Implicit function theorem, matrix-free.
+
+    The cotangent of θ is vᵀ ∂f/∂θ where v solves the adjoint fixed point
+    $$v^⊤ = v^⊤ \\frac{∂f}{∂z}(z^*) + \\bar g^⊤$$
+    by fixed-point iteration with `solver` (the forward solver when `None`), and the tangent
+    ż = (∂f/∂z) ż + (∂f/∂θ) θ̇ likewise (forward mode). Memory is independent of the number
+    of forward iterations. An unconverged backward solve gives NaN and, with `throw=True`,
+    raises `RESULTS.backward_not_converged`.
+
+    **Arguments:**
+
+    - `solver`: fixed-point solver for the linear adjoint/tangent equation.
+    - `tol`, `max_steps`: for the backward solve (default: the forward ones).
+
+    Source: seed 004 §2.1.3, eq. (2.3)–(2.4).
+    """
+
+    solver: AbstractSolver | None = None
+    tol: float | None = None
+    max_steps: int | None = None
+
+    def linear_solves(self, solver, tol, max_steps, norm, throw):
+        s = fixed_point_linear_solve(
+            solver if self.solver is None else self.solver,
+            tol if self.tol is None else self.tol,
+            max_steps if self.max_steps is None else self.max_steps,
+            norm,
+            throw,
+        )
+        return s, s
+
+    def solve(self, fn, solver, z0, dyn, tol, max_steps, norm, throw):
+        return self._implicit(fn, solver, z0, dyn, tol, max_steps, norm, throw)
+
+
+class JacobianFreeAdjoint(AbstractAdjoint):
+    """Jacobian-free backpropagation: replace (I − ∂f/∂z)⁻¹ by the identity.
+
+    The gradient is ḡᵀ ∂f/∂θ — a descent direction when f is contracting enough, and free
+    (one vjp). Source: Fung et al. 2021, "JFB: Jacobian-free backpropagation for implicit
+    networks".
+    """
+
+    def linear_solves(self, solver, tol, max_steps, norm, throw):
+        ident = lambda _, b: b
+        return ident, ident
+
+    def solve(self, fn, solver, z0, dyn, tol, max_steps, norm, throw):
+        return self._implicit(fn, solver, z0, dyn, tol, max_steps, norm, throw)
+
+
+class NeumannAdjoint(AbstractAdjoint):
+    """Truncated Neumann series (phantom gradient): (I − J)⁻¹ ≈ Σ_{k=0}^{K} J^k.
+
+    **Arguments:**
+
+    - `terms`: K, the number of powers of J beyond the identity.
+
+    Source: Geng et al. 2021, "On training implicit models" (phantom gradients); the series
+    converges to the implicit gradient when ρ(J) < 1 (seed 004 §2.3.1).
+    """
+
+    terms: int = 5
+
+    def __check_init__(self):
+        if not isinstance(self.terms, int) or self.terms < 0:
+            raise ValueError(f"NeumannAdjoint(terms) must be an int >= 0, got {self.terms!r}.")
+
+    def linear_solves(self, solver, tol, max_steps, norm, throw):
+        def solve(matvec, b):
+            return lax.fori_loop(0, self.terms, lambda _, x: x - matvec(x) + b, b)
+
+        return solve, solve
+
+    def solve(self, fn, solver, z0, dyn, tol, max_steps, norm, throw):
+        return self._implicit(fn, solver, z0, dyn, tol, max_steps, norm, throw)
+
+
+class UnrolledAdjoint(AbstractAdjoint):
+    """Differentiate through the iterations (a masked `lax.scan` of `max_steps` steps).
+
+    Exact derivative of the computed iterate, for comparison; memory and time grow with
+    `max_steps` (seed 004 §2.1.3: "ever growing memory"). Works in forward and reverse mode.
+    """
+
+    def solve(self, fn, solver, z0, dyn, tol, max_steps, norm, throw):
+        z, _, status, k, r, zn = iterate(fn, solver, z0, dyn, tol, max_steps, norm, unrolled=True)
+        return z, status, k, r, zn

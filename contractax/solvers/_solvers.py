@@ -1,0 +1,200 @@
+"""Fixed-point iterations as immutable configuration modules.
+
+Each solver acts on a flat vector z with the current value fz = f(z) and returns the next
+iterate; the driver in `_fixed_point.py` evaluates f once per step. Sources: seed 001
+(Picard and averaged / Krasnosel'skii–Mann iteration), seed 004 §2.1.2 (Anderson, Broyden).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import equinox as eqx
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+Vec = Float[Array, " n"]
+
+
+class AbstractSolver(eqx.Module):
+    """A fixed-point iteration z_{k+1} = step(z_k, f(z_k), state)."""
+
+    def init(self, z: Vec, fz: Vec) -> Any:
+        return None
+
+    def step(self, z: Vec, fz: Vec, state: Any) -> tuple[Vec, Any]:
+        raise NotImplementedError
+
+
+class Picard(AbstractSolver):
+    """Picard (Banach) iteration $z_{k+1} = f(z_k)$.
+
+    Converges linearly with factor ρ = Lip(f) when f is a contraction (Banach's theorem).
+
+    **Example:** `cx.fixed_point(f, z0, args, solver=cx.Picard())`.
+
+    Source: seed 001 §"On fixed point algorithms and Banach contractions".
+    """
+
+    def step(self, z, fz, state):
+        return fz, state
+
+
+class Relaxed(AbstractSolver):
+    """Averaged (damped, Krasnosel'skii–Mann) iteration $z_{k+1} = (1-α) z_k + α f(z_k)$.
+
+    For a map with one-sided Lipschitz constant below 1 some α ∈ (0, 1) makes the averaged
+    map a contraction even when f itself is not one (seed 001, infinitesimal contraction
+    theorem); `cx.contraction.averaged_step` gives the optimal α.
+
+    **Arguments:**
+
+    - `alpha`: the step α ∈ (0, 1]; α = 1 is Picard.
+
+    Source: seed 001 §"On fixed point algorithms and Banach contractions".
+    """
+
+    alpha: float = 0.5
+
+    def __check_init__(self):
+        if not isinstance(self.alpha, (int, float)) or not 0.0 < self.alpha <= 1.0:
+            raise ValueError(f"Relaxed(alpha) needs 0 < alpha <= 1, got alpha={self.alpha!r}.")
+
+    def step(self, z, fz, state):
+        return z + self.alpha * (fz - z), state
+
+
+class Anderson(AbstractSolver):
+    """Anderson acceleration (type II, safeguarded).
+
+    With the last m iterates $x_i$, values $f_i = f(x_i)$ and residuals $g_i = f_i - x_i$,
+    $$α = \\arg\\min_{\\mathbf 1^⊤α = 1} α^⊤(G G^⊤ + λ I)α,\\qquad
+    z_{k+1} = \\sum_i α_i\\,(β f_i + (1-β) x_i).$$
+    The Gram matrix is updated one row per step (O(mn)), the ridge λ is relative to its
+    largest diagonal entry, and a non-finite or wildly extrapolating solution (Σ|α| > 10⁴)
+    falls back to the relaxed step β f + (1 − β) z and restarts the history, so the
+    iteration never produces NaN from the least-squares solve.
+
+    **Arguments:**
+
+    - `history`: memory m (number of stored pairs).
+    - `mixing`: β ∈ (0, 1].
+    - `ridge`: relative Tikhonov regularisation λ of the Gram system.
+
+    Source: seed 004 §2.1.2 (Anderson 1965; Walker & Ni 2011).
+    """
+
+    history: int = 5
+    mixing: float = 1.0
+    ridge: float = 1e-6
+
+    def __check_init__(self):
+        if not isinstance(self.history, int) or self.history < 1:
+            raise ValueError(f"Anderson(history) must be a positive int, got {self.history!r}.")
+        if not 0.0 < self.mixing <= 1.0:
+            raise ValueError(f"Anderson(mixing) needs 0 < mixing <= 1, got {self.mixing!r}.")
+        if not self.ridge >= 0.0:
+            raise ValueError(f"Anderson(ridge) must be >= 0, got {self.ridge!r}.")
+
+    def init(self, z, fz):
+        m, n = self.history, z.shape[0]
+        return dict(
+            x=jnp.zeros((m, n), z.dtype),
+            f=jnp.zeros((m, n), z.dtype),
+            gram=jnp.zeros((m, m), z.dtype),
+            count=jnp.array(0, jnp.int32),
+        )
+
+    def step(self, z, fz, state):
+        m, beta = self.history, self.mixing
+        count = state["count"]
+        slot = count % m
+        x = state["x"].at[slot].set(z)
+        f = state["f"].at[slot].set(fz)
+        g = fz - z
+        row = (f - x) @ g
+        filled = jnp.arange(m) < jnp.minimum(count + 1, m)
+        row = jnp.where(filled, row, 0.0)
+        gram = state["gram"].at[slot, :].set(row).at[:, slot].set(row)
+        both = filled[:, None] & filled[None, :]
+        gm = jnp.where(both, gram, 0.0)
+        scale = jnp.max(jnp.where(filled, jnp.diagonal(gm), 0.0))
+        tiny = jnp.finfo(z.dtype).tiny
+        diag = jnp.where(filled, self.ridge * scale + tiny, 1.0)
+        a = jnp.linalg.solve(gm + jnp.diag(diag), filled.astype(z.dtype))
+        alpha = a / jnp.sum(a)
+        ok = jnp.all(jnp.isfinite(alpha)) & (jnp.sum(jnp.abs(alpha)) < 1e4)
+        alpha = jnp.where(ok, alpha, 0.0)
+        mixed = alpha @ (beta * f + (1.0 - beta) * x)
+        z_new = jnp.where(ok, mixed, z + beta * g)
+        new = dict(x=x, f=f, gram=gram, count=jnp.where(ok, count + 1, 0))
+        return z_new, new
+
+
+class Broyden(AbstractSolver):
+    """Limited-memory ("good") Broyden method on g(z) = f(z) − z.
+
+    The inverse Jacobian estimate $B ≈ (∂g/∂z)^{-1}$ starts at $-I$ and is updated by
+    $$B_+ = B + \\frac{(Δz - BΔg)\\,Δz^⊤B}{Δz^⊤ B Δg},\\qquad z_{k+1} = z_k - B g(z_k),$$
+    stored as m rank-one terms. When the memory is full it restarts from −I, so memory does
+    not grow with `max_steps` (unlike the DEQ implementation of Bai et al. 2019).
+    Degenerate updates are skipped and a non-finite step falls back to Picard.
+
+    **Arguments:**
+
+    - `memory`: number of rank-one updates kept before a restart.
+
+    Source: seed 004 §2.1.2 (Broyden 1965).
+    """
+
+    memory: int = 16
+
+    def __check_init__(self):
+        if not isinstance(self.memory, int) or self.memory < 1:
+            raise ValueError(f"Broyden(memory) must be a positive int, got {self.memory!r}.")
+
+    def init(self, z, fz):
+        m, n = self.memory, z.shape[0]
+        return dict(
+            u=jnp.zeros((m, n), z.dtype),
+            v=jnp.zeros((m, n), z.dtype),
+            count=jnp.array(0, jnp.int32),
+            z_prev=z,
+            g_prev=fz - z,
+            has_prev=jnp.array(False),
+        )
+
+    def step(self, z, fz, state):
+        u, v, count = state["u"], state["v"], state["count"]
+        g = fz - z
+        dz = z - state["z_prev"]
+        dg = g - state["g_prev"]
+        bdg = -dg + u.T @ (v @ dg)
+        btdz = -dz + v.T @ (u @ dz)
+        denom = jnp.vdot(dz, bdg)
+        eps = jnp.finfo(z.dtype).eps
+        valid = (
+            state["has_prev"]
+            & (jnp.abs(denom) > eps * jnp.linalg.norm(dz) * jnp.linalg.norm(bdg))
+            & jnp.isfinite(denom)
+        )
+        full = count >= self.memory
+        # restart when full: clear the buffer and insert at slot 0
+        u = jnp.where(valid & full, 0.0, u)
+        v = jnp.where(valid & full, 0.0, v)
+        count = jnp.where(valid & full, 0, count)
+        safe = jnp.where(valid, denom, 1.0)
+        u_new = (dz - bdg) / safe
+        slot = jnp.minimum(count, self.memory - 1)
+        u = jnp.where(valid, u.at[slot].set(u_new), u)
+        v = jnp.where(valid, v.at[slot].set(btdz), v)
+        count = jnp.where(valid, count + 1, count)
+        step = -g + u.T @ (v @ g)  # B g
+        z_new = z - step
+        ok = jnp.all(jnp.isfinite(z_new))
+        z_new = jnp.where(ok, z_new, fz)
+        u = jnp.where(ok, u, 0.0)
+        v = jnp.where(ok, v, 0.0)
+        count = jnp.where(ok, count, 0)
+        new = dict(u=u, v=v, count=count, z_prev=z, g_prev=g, has_prev=jnp.array(True))
+        return z_new, new
