@@ -7,18 +7,11 @@ names are re-exported here.
 from importlib.metadata import PackageNotFoundError, version
 
 from . import contraction as contraction
-from . import norms as norms
-from . import sweep as sweep
-
-from . import gd as gd
 from . import models as models
-from . import landscape as landscape
-from . import ntk as ntk
+from . import norms as norms
 from . import rnn as rnn
-from . import data as data
-from . import train as train
+from . import sweep as sweep
 from . import solvers as solvers
-from . import slowfast as slowfast
 from .solvers import (
     RESULTS as RESULTS,
     Anderson as Anderson,
