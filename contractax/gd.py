@@ -10,6 +10,7 @@ Learning*, NeurIPS 2018).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -196,28 +197,32 @@ def classify(
             f"the trajectory tail has {w} samples, too few to test periods up to {max_period}; "
             f"record at least {2 * max_period + 1} samples or lower `max_period`."
         )
+    code, period = _classify_tail(x, max_period, rtol, atol, diverge_at)
+    return Orbit(code=code, period=period)
+
+
+@functools.partial(jax.jit, static_argnums=1)
+def _classify_tail(x, max_period: int, rtol, atol, diverge_at):
+    w = x.shape[0]
     finite = jnp.all(jnp.isfinite(x))
     xs = jnp.where(jnp.isfinite(x), x, 0.0)
     big = jnp.max(jnp.abs(xs))
     diverged = jnp.logical_or(~finite, big > diverge_at)
     eps = atol + rtol * big
+    n = w - max_period  # the same number of pairs for every p
 
     def gap(p):
-        # max_t ||x_{t+p} - x_t||_inf over the last (w - max_period) pairs, same count per p
-        n = w - max_period
+        # max_t ||x_{t+p} - x_t||_inf over the last n pairs
         a = jax.lax.dynamic_slice_in_dim(xs, w - n - p, n, axis=0)
-        b = xs[w - n :]
-        return jnp.max(jnp.abs(b - a))
+        return jnp.max(jnp.abs(xs[w - n :] - a))
 
     gaps = jnp.stack([gap(p) for p in range(1, max_period + 1)])
     ok = gaps <= eps
     found = jnp.any(ok)
     period = jnp.where(found, jnp.argmax(ok) + 1, 0)
-    code = jnp.where(
-        diverged, 3, jnp.where(~found, 2, jnp.where(period == 1, 0, 1))
-    ).astype(jnp.int32)
-    period = jnp.where(code <= 1, period, 0).astype(jnp.int32)
-    return Orbit(code=code, period=period)
+    code = jnp.where(diverged, 3, jnp.where(~found, 2, jnp.where(period == 1, 0, 1)))
+    period = jnp.where(code <= 1, period, 0)
+    return code.astype(jnp.int32), period.astype(jnp.int32)
 
 
 def hvp(loss_fn: Callable, params: PyTree, v: PyTree, args: Any = None) -> PyTree:
@@ -261,7 +266,7 @@ def sharpness(
     Source: seed 003, App. A (Lyapunov's indirect method).
     """
     key = jax.random.PRNGKey(0) if key is None else key
-    return hessian_extremes(bind(loss_fn, args), params, num_iters, key)[1]
+    return _extremes(loss_fn, params, args, key, num_iters)[1]
 
 
 def lyapunov_radius(
@@ -291,8 +296,14 @@ def lyapunov_radius(
     Source: seed 003, App. A (proof of Theorem 1).
     """
     key = jax.random.PRNGKey(0) if key is None else key
-    lo, hi = hessian_extremes(bind(loss_fn, args), params, num_iters, key)
+    lo, hi = _extremes(loss_fn, params, args, key, num_iters)
     return jnp.maximum(jnp.abs(1 - lr * lo), jnp.abs(1 - lr * hi))
+
+
+@eqx.filter_jit
+def _extremes(loss_fn, params, args, key, num_iters):
+    # One compiled program per loss function (eager Lanczos would compile op by op).
+    return hessian_extremes(bind(loss_fn, args), params, num_iters, key)
 
 
 # ---------------------------------------------------------------- Nar–Sastry step-size bounds
@@ -318,7 +329,7 @@ def _check_matrix(R, name="R"):
     return R
 
 
-def deep_linear_step_bound(weights: Sequence[Float[Array, "*batch m n"]]) -> Float[Array, "*batch"]:
+def deep_linear_step_bound(weights: Sequence[Float[Array, "..."]]) -> Float[Array, "..."]:
     """Theorem 1: the largest step size that can converge to the solution $\\{W_j\\}$.
 
     $$\\delta \\le \\frac{2}{\\sum_{j=1}^L p_{j-1}^2 q_{j+1}^2},\\qquad
@@ -459,7 +470,7 @@ def identity_init_rate(lam, L: int, delta) -> Float[Array, "*batch"]:
 
 
 def relu_step_bound(
-    xs: Float[Array, "N n"], predictions: Float[Array, "N m"]
+    xs: Float[Array, "N n"], predictions: Float[Array, "M m"]
 ) -> Float[Array, ""]:
     """Theorem 4: the largest step size at which a two-layer ReLU solution can be stable,
     $1 / \\max_i \\|x_i\\|_2\\,\\|\\hat f(x_i)\\|_2$.

@@ -1,4 +1,4 @@
-"""Deep linear network $x \mapsto W_L \cdots W_1 x$ (seed 003, §2–3)."""
+r"""Deep linear network $x \mapsto W_L \cdots W_1 x$ (seed 003, §2–3)."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ class DeepLinear(eqx.Module):
     Source: seed 003, §2 (Theorem 1) and §3 (Theorems 2–3).
     """
 
-    weights: tuple[Float[Array, "m n"], ...]
+    weights: tuple[Float[Array, "..."], ...]
 
     def __init__(
         self,

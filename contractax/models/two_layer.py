@@ -1,4 +1,4 @@
-"""Two-layer ReLU network $x \mapsto W\,g(Vx - b)$ with a fixed bias (seed 003, §4)."""
+r"""Two-layer ReLU network $x \mapsto W\,g(Vx - b)$ with a fixed bias (seed 003, §4)."""
 
 from __future__ import annotations
 
