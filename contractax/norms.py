@@ -43,6 +43,11 @@ __all__ = [
 MAX_VERTEX_N = 12
 
 
+def _bc(x: Array, ndim: int) -> Array:
+    """Prepend unit axes so that `x` has `ndim` axes (explicit broadcasting: no rank promotion)."""
+    return x.reshape((1,) * (ndim - x.ndim) + x.shape)
+
+
 def _sym(A: Array) -> Array:
     return 0.5 * (A + jnp.swapaxes(A, -1, -2))
 
@@ -53,6 +58,7 @@ def _eye_like(A: Array) -> Array:
 
 def _scale(A: Array, eta: Array, p: float) -> Array:
     """Similarity transform turning a weighted ℓ1/ℓ∞ problem into the unweighted one."""
+    eta = _bc(eta, A.ndim - 1)
     if p == math.inf:  # D⁻¹ A D with D = diag(η)
         return A * eta[..., None, :] / eta[..., :, None]
     return A * eta[..., :, None] / eta[..., None, :]  # p = 1: D A D⁻¹
@@ -60,6 +66,8 @@ def _scale(A: Array, eta: Array, p: float) -> Array:
 
 def _chol_transform(A: Array, P: Array) -> Array:
     """R A R⁻¹ with P = RᵀR (R = Lᵀ, L the Cholesky factor): ‖A‖_{2,P} = ‖RAR⁻¹‖₂."""
+    P = jnp.broadcast_to(_bc(P, A.ndim), jnp.broadcast_shapes(P.shape, A.shape))
+    A = jnp.broadcast_to(A, P.shape)
     L = jnp.linalg.cholesky(P)
     Lt = jnp.swapaxes(L, -1, -2)
     M = Lt @ A  # Lᵀ A
@@ -78,7 +86,7 @@ def _prepare(A, p, weight, name="A"):
 
 
 def vector_norm(
-    x: Float[ArrayLike, "*batch n"], p: float = 2, weight=None
+    x: Float[ArrayLike, "*batch n"], p=2, weight=None
 ) -> Float[Array, "*batch"]:
     r"""The weighted vector norm $\|x\|_{p,\text{weight}}$ on the last axis.
 
@@ -98,17 +106,20 @@ def vector_norm(
         raise ValueError(f"x must have at least one axis (a vector); got shape {x.shape}.")
     w = check_weight(weight, p, x.shape[-1])
     if p == math.inf:
-        y = x if w is None else x / w
+        y = x if w is None else x / _bc(w, x.ndim)
         return jnp.max(jnp.abs(y), axis=-1)
     if p == 1:
-        y = x if w is None else x * w
+        y = x if w is None else x * _bc(w, x.ndim)
         return jnp.sum(jnp.abs(y), axis=-1)
-    q = jnp.sum(x * x, axis=-1) if w is None else jnp.einsum("...i,...ij,...j->...", x, w, x)
+    if w is None:
+        q = jnp.sum(x * x, axis=-1)
+    else:
+        q = jnp.sum(x * jnp.squeeze(_bc(w, x.ndim + 1) @ x[..., None], -1), axis=-1)
     safe = jnp.where(q > 0, q, 1.0)
     return jnp.where(q > 0, jnp.sqrt(safe), 0.0)
 
 
-def induced_norm(A: Float[ArrayLike, "*batch n n"], p: float = 2, weight=None) -> Float[Array, "*batch"]:
+def induced_norm(A: Float[ArrayLike, "*batch n n"], p=2, weight=None) -> Float[Array, "*batch"]:
     r"""The matrix norm induced by the (weighted) vector norm $\|\cdot\|_{p}$.
 
     $\|A\|_1 = \max_j \sum_i |a_{ij}|$, $\|A\|_\infty = \max_i \sum_j |a_{ij}|$,
@@ -135,7 +146,7 @@ def induced_norm(A: Float[ArrayLike, "*batch n n"], p: float = 2, weight=None) -
     return jnp.linalg.svd(B, compute_uv=False)[..., 0]
 
 
-def lognorm(A: Float[ArrayLike, "*batch n n"], p: float = 2, weight=None) -> Float[Array, "*batch"]:
+def lognorm(A: Float[ArrayLike, "*batch n n"], p=2, weight=None) -> Float[Array, "*batch"]:
     r"""The logarithmic norm (matrix measure) $\mu_p(A) = \lim_{h\to0^+}(\|I+hA\|_p - 1)/h$.
 
     Closed forms: $\mu_\infty(A) = \max_i (a_{ii} + \sum_{j\ne i}|a_{ij}|)$,
@@ -164,7 +175,7 @@ def lognorm(A: Float[ArrayLike, "*batch n n"], p: float = 2, weight=None) -> Flo
 
 
 def lognorm_by_definition(
-    A: Float[ArrayLike, "*batch n n"], p: float = 2, weight=None, h: float = 1e-7
+    A: Float[ArrayLike, "*batch n n"], p=2, weight=None, h: float = 1e-7
 ) -> Float[Array, "*batch"]:
     r"""The log norm from its definition, $(\|I + hA\| - 1)/h$ at a small $h > 0$.
 
@@ -176,7 +187,7 @@ def lognorm_by_definition(
     return (induced_norm(_eye_like(A) + h * A, p, weight) - 1.0) / h
 
 
-def dual(p: float, weight=None):
+def dual(p, weight=None):
     r"""The dual norm's `(p, weight)`: $(\infty,\eta)^* = (1,\eta)$, $(1,\eta)^* = (\infty,\eta)$,
     $(2,P)^* = (2,P^{-1})$.
 
@@ -198,9 +209,10 @@ def _slope_vertex(A, C, d, side):
     """−C + diag(d) A (side="left") or −C + A diag(d) (side="right"), d scalar or vector."""
     d = jnp.asarray(d, A.dtype)
     if d.ndim == 0:
-        return d * A - C
+        return d * A - _bc(C, A.ndim)
+    d = _bc(d, A.ndim - 1)
     scaled = d[..., :, None] * A if side == "left" else A * d[..., None, :]
-    return scaled - C
+    return scaled - _bc(C, scaled.ndim)
 
 
 def _as_C(C, A):
@@ -225,7 +237,7 @@ def max_lognorm_over_slopes(
     A: Float[ArrayLike, "*batch n n"],
     dmin: float | Float[ArrayLike, ""],
     dmax: float | Float[ArrayLike, ""],
-    p: float = math.inf,
+    p=math.inf,
     weight=None,
     side: str = "left",
     C=None,
@@ -286,12 +298,14 @@ def max_lognorm_over_slopes(
     if side == "right":
         A, Cm = jnp.swapaxes(A, -1, -2), jnp.swapaxes(Cm, -1, -2)
     w = check_weight(weight, p, n)
+    Cm = _bc(Cm, A.ndim)
     lo = dmin * A - Cm
     hi = dmax * A - Cm
     eye = _eye_like(A).astype(bool)
     diag = jnp.maximum(jnp.diagonal(lo, axis1=-2, axis2=-1), jnp.diagonal(hi, axis1=-2, axis2=-1))
     off = jnp.where(eye, 0.0, jnp.maximum(jnp.abs(lo), jnp.abs(hi)))
     if w is not None:  # ℓ1,η: column j gets Σ_i |m_ij| η_i / η_j
+        w = _bc(w, A.ndim - 1)
         off = off * w[..., :, None] / w[..., None, :]
     return jnp.max(diag + jnp.sum(off, axis=-2), axis=-1)
 
@@ -333,7 +347,7 @@ def _perron(M: Array, left: bool) -> Array:
     return v
 
 
-def optimal_weight(M: Float[ArrayLike, "*batch n n"], p: float = math.inf):
+def optimal_weight(M: Float[ArrayLike, "*batch n n"], p=math.inf):
     r"""Weights minimising the log norm of a Metzler matrix: $\inf_\eta \mu_{p,\eta}(M) = \alpha(M)$.
 
     For irreducible Metzler M the infimum is attained: at the right Perron vector η (Mη = αη) for

@@ -63,3 +63,13 @@ def getkey():
         return sub
 
     return _next
+
+
+@pytest.fixture
+def no_typecheck():
+    """Turn off jaxtyping's run-time checks, to test the library's own error messages."""
+    import jaxtyping
+
+    jaxtyping.config.update("jaxtyping_disable", True)
+    yield
+    jaxtyping.config.update("jaxtyping_disable", False)

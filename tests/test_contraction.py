@@ -1,0 +1,174 @@
+"""Contraction rates, step sizes and interconnections against brute force and simulation."""
+
+import math
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from contractax import contraction, norms
+
+INF = math.inf
+
+
+def rand(key, shape, scale=1.0):
+    return scale * jax.random.normal(key, shape, dtype=jnp.float64)
+
+
+@pytest.mark.parametrize("p", [1, 2, INF])
+def test_firing_rate_rate_upper_bounds_sampled_rate(p, getkey):
+    """The exact rate is the worst case over slopes, so any sampled Jacobian is no worse."""
+    n = 4
+    A = rand(getkey(), (n, n), 0.3)
+    u = rand(getkey(), (n,))
+    f = lambda x, args: -x + jnp.tanh(args[0] @ x + args[1])
+    xs = rand(getkey(), (64, n), 3.0)
+    exact = contraction.firing_rate_rate(A, p=p)
+    est = contraction.sampled_rate(f, xs, (A, u), p=p)
+    assert exact <= est + 1e-12
+    # and tight: at slopes near the worst vertex (x large → tanh' ≈ 0, x ≈ 0 → tanh' ≈ 1)
+    assert est - exact < 0.5
+
+
+def test_firing_rate_rate_closed_form():
+    A = jnp.array([[0.0, 0.5], [-0.25, 0.0]])
+    # μ∞(−I + dg(d)A) over d ∈ [0,1]²: −1 + max(0, 0.5) = −0.5
+    np.testing.assert_allclose(contraction.firing_rate_rate(A), 0.5)
+    np.testing.assert_allclose(contraction.hopfield_rate(A, p=1), 0.5)
+    # Table 1 of seed 000: ‖w‖_p < 1/L_σ' implies contraction (logistic: L_σ' = 1/4)
+    w = 3.9 * A / norms.induced_norm(A, INF)
+    assert contraction.firing_rate_rate(w, dmax=0.25) > 0
+
+
+def test_trajectories_contract_at_the_rate(getkey):
+    """Simulate two solutions of ẋ = −x + tanh(Ax + u): ‖x(t) − y(t)‖∞ ≤ e^{−ct}‖x0 − y0‖∞."""
+    n = 5
+    A = rand(getkey(), (n, n), 0.15)
+    u = rand(getkey(), (n,))
+    c = contraction.firing_rate_rate(A)
+    assert c > 0
+    f = lambda x: -x + jnp.tanh(A @ x + u)
+    h, T = 1e-3, 3000
+    step = lambda z, _: (z + h * jax.vmap(f)(z), jnp.max(jnp.abs(z[0] - z[1])))
+    z0 = rand(getkey(), (2, n), 2.0)
+    _, dist = jax.lax.scan(step, z0, None, length=T)
+    t = h * jnp.arange(T)
+    assert jnp.all(dist <= dist[0] * jnp.exp(-c * t) * (1 + 1e-6) + 1e-12)
+
+
+@pytest.mark.parametrize("model", ["firing_rate", "hopfield"])
+@pytest.mark.parametrize("p", [1, INF])
+def test_optimal_rate_is_optimal(model, p, getkey):
+    n = 5
+    A = rand(getkey(), (n, n), 0.4)
+    C = 1.0 + jnp.abs(rand(getkey(), (n,)))
+    eta, rate = contraction.optimal_rate(A, C=C, dmin=0.1, dmax=1.0, p=p, model=model)
+    fn = contraction.firing_rate_rate if model == "firing_rate" else contraction.hopfield_rate
+    np.testing.assert_allclose(fn(A, C=C, dmin=0.1, dmax=1.0, p=p, weight=eta), rate, rtol=1e-10)
+    assert rate >= fn(A, C=C, dmin=0.1, dmax=1.0, p=p) - 1e-10  # beats the unweighted norm
+    for _ in range(20):  # and random weights
+        w = jnp.exp(rand(getkey(), (n,)))
+        assert rate >= fn(A, C=C, dmin=0.1, dmax=1.0, p=p, weight=w) - 1e-9
+
+
+@pytest.mark.parametrize("p", [2, INF])
+def test_averaged_step_factor_bounds_iteration(p, getkey):
+    n = 4
+    J = rand(getkey(), (n, n), 0.5) - 2.0 * jnp.eye(n)
+    c = -norms.lognorm(J, p)
+    l = norms.induced_norm(J, p)
+    alpha, factor = contraction.averaged_step(c, l, p)
+    assert 0 < factor < 1
+    # the factor bounds the true Lipschitz constant of x ↦ x + αJx
+    assert norms.induced_norm(jnp.eye(n) + alpha * J, p) <= factor + 1e-12
+    # the step minimises the bound function (grid search)
+    grid = jnp.linspace(1e-4, 0.999 / l if p != 2 else 2 * c / l**2, 4000)
+    vals = contraction.averaged_step_factor(grid, c, l, p)
+    assert factor <= jnp.min(vals) + 1e-9
+
+
+def test_averaged_step_expansions():
+    c, kappa = 1.0, 40.0
+    a_e, f_e = contraction.averaged_step(c, kappa * c, 2)
+    np.testing.assert_allclose(a_e, 1 / (c * kappa**2))
+    np.testing.assert_allclose(f_e, 1 - 1 / (2 * kappa**2), atol=1 / kappa**4)
+    a_n, f_n = contraction.averaged_step(c, kappa * c, INF)
+    np.testing.assert_allclose(a_n, (1 / (2 * kappa**2) - 3 / (8 * kappa**3)) / c, atol=2 / kappa**4)
+    np.testing.assert_allclose(f_n, 1 - 1 / (4 * kappa**2) + 1 / (8 * kappa**3), atol=1 / kappa**4)
+    # contracting range: α < 1/(cκ(1+κ))
+    edge = 1 / (c * kappa * (1 + kappa))
+    np.testing.assert_allclose(contraction.averaged_step_factor(edge, c, kappa * c, INF), 1.0)
+
+
+def test_interconnection_rate(getkey):
+    """Two contracting subsystems coupled weakly: the gain-matrix test certifies the network."""
+    n1, n2 = 3, 2
+    A1 = rand(getkey(), (n1, n1), 0.1) - 2 * jnp.eye(n1)
+    A2 = rand(getkey(), (n2, n2), 0.1) - 1.5 * jnp.eye(n2)
+    B12 = rand(getkey(), (n1, n2), 0.3)
+    B21 = rand(getkey(), (n2, n1), 0.3)
+    c = jnp.array([-norms.lognorm(A1, INF), -norms.lognorm(A2, INF)])
+    G = jnp.array([[0.0, norms.induced_norm(jnp.pad(B12, ((0, 0), (0, 1))), INF)],
+                   [norms.induced_norm(jnp.pad(B21, ((0, 1), (0, 0)))[:, :n1], INF), 0.0]])
+    G = G.at[0, 1].set(jnp.max(jnp.sum(jnp.abs(B12), axis=1)))
+    G = G.at[1, 0].set(jnp.max(jnp.sum(jnp.abs(B21), axis=1)))
+    r = contraction.interconnection_rate(c, G)
+    assert r > 0
+    J = jnp.block([[A1, B12], [B21, A2]])
+    # the certificate is a valid rate in the optimally weighted block norm ⇒ α(J) ≤ −r
+    assert norms.spectral_abscissa(J) <= -r + 1e-12
+    # block-weighted ℓ∞ norm from the Perron vector of Γ achieves it
+    Gamma = G - jnp.diag(c)
+    eta, val = norms.optimal_weight(Gamma, INF)
+    w = jnp.concatenate([jnp.full(n1, eta[0]), jnp.full(n2, eta[1])])
+    assert norms.lognorm(J, INF, w) <= val + 1e-9
+    with pytest.raises(eqx.EquinoxRuntimeError):
+        contraction.interconnection_rate(c, -G)
+
+
+def test_shift_bounds(getkey):
+    """Lim's lemma on x = G(x, u) = 0.5 tanh(Wx) + Bu, checked on random input pairs."""
+    n = 4
+    W = rand(getkey(), (n, n))
+    W = W / norms.induced_norm(W, INF)
+    B = rand(getkey(), (n, 2))
+    G = lambda x, u: 0.5 * jnp.tanh(W @ x) + B @ u
+
+    def fix(u):
+        return jax.lax.fori_loop(0, 200, lambda _, x: G(x, u), jnp.zeros(n))
+
+    lip_x, lip_u = 0.5, norms.induced_norm(jnp.pad(B, ((0, 0), (0, 2))), INF)
+    lip_u = jnp.max(jnp.sum(jnp.abs(B), axis=1))
+    for _ in range(10):
+        u, v = rand(getkey(), (2,)), rand(getkey(), (2,))
+        d = jnp.max(jnp.abs(fix(u) - fix(v)))
+        assert d <= contraction.equilibrium_shift_bound(lip_u, lip_x, jnp.max(jnp.abs(u - v))) + 1e-12
+        assert d <= contraction.one_sided_shift_bound(lip_x, lip_u, jnp.max(jnp.abs(u - v))) + 1e-12
+    with pytest.raises(eqx.EquinoxRuntimeError):
+        contraction.equilibrium_shift_bound(1.0, 1.5, 1.0)
+
+
+def test_rates_jit_vmap(getkey):
+    As = rand(getkey(), (6, 3, 3), 0.3)
+    r = jax.jit(jax.vmap(lambda a: contraction.firing_rate_rate(a)))(As)
+    np.testing.assert_allclose(r, jnp.stack([contraction.firing_rate_rate(a) for a in As]))
+    e, r2 = jax.jit(jax.vmap(lambda a: contraction.optimal_rate(a)))(As)
+    assert e.shape == (6, 3) and jnp.all(r2 >= r - 1e-10)
+    g = jax.grad(lambda a: contraction.firing_rate_rate(a, p=INF))(As[0])
+    assert jnp.all(jnp.isfinite(g))
+    alpha, factor = jax.vmap(contraction.averaged_step, in_axes=(0, None, None))(
+        jnp.array([0.5, 1.0]), 2.0, INF)
+    assert alpha.shape == (2,)
+
+
+def test_bad_input(no_typecheck):
+    with pytest.raises(ValueError, match="p must be"):
+        contraction.firing_rate_rate(jnp.eye(2), p=3)
+    with pytest.raises(ValueError, match="model"):
+        contraction.optimal_rate(jnp.eye(2), model="lstm")
+    with pytest.raises(eqx.EquinoxRuntimeError, match="rate must be > 0"):
+        contraction.averaged_step(-1.0, 2.0)
+    with pytest.raises(ValueError, match="sample points"):
+        contraction.sampled_rate(lambda x, a: -x, jnp.ones(3))
