@@ -8,6 +8,8 @@ from importlib.metadata import PackageNotFoundError, version
 
 from . import contraction as contraction
 from . import models as models
+from . import landscape as landscape
+from . import ntk as ntk
 from . import norms as norms
 from . import rnn as rnn
 from . import sweep as sweep

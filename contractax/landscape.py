@@ -1,0 +1,392 @@
+"""Loss landscapes: random and filter-normalised directions, PCA of a trajectory, 1-D lines,
+2-D surfaces evaluated as one vmapped, chunked, sharded program, and flatness summaries.
+
+The surface around a point $\\theta^*$ is $\\Phi(\\alpha, \\beta) = \\mathcal L(\\theta^* + \\alpha d_1 +
+\\beta d_2)$ (seed 004 §4.2). With *filter-wise normalisation* (Li et al. 2018) each filter of a
+random Gaussian direction is rescaled to the norm of the matching filter of $\\theta^*$,
+$d_{i,j} \\leftarrow d_{i,j} \\|\\theta_{i,j}\\| / \\|d_{i,j}\\|$, which removes the scale
+ambiguity of ReLU networks (Dinh et al. 2017) so that surfaces of different networks compare.
+A *filter* is an output unit: index $j$ along axis 0 of each weight array (equinox's `Linear`
+is `(out, in)`, `Conv` is `(out, in, *kernel)`), decided per leaf.
+
+Callbacks take `(params, args)`: `loss_fn(params, args) -> scalar`, data in `args`.
+
+Source: `seeds/004_0a77b624c3a24369.txt` §3.1 and §4.2; Li, Xu, Taylor, Studer, Goldstein,
+*Visualizing the Loss Landscape of Neural Nets* (NeurIPS 2018).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, PyTree
+
+from . import _chunking
+from ._landscape_plot import contour_plot, surface_plot, trajectory_plot
+
+__all__ = [
+    "random_direction",
+    "normalize_direction",
+    "orthogonalize",
+    "PCADirections",
+    "pca_directions",
+    "line",
+    "surface",
+    "Flatness",
+    "basin_area",
+    "sharpness_at_radius",
+    "contour_plot",
+    "surface_plot",
+    "trajectory_plot",
+]
+
+_NORMALIZE = ("filter", "layer", None)
+_IGNORE = ("biasbn", None)
+
+
+def _arrays(tree):
+    return eqx.filter(tree, eqx.is_inexact_array)
+
+
+def _tree_dot(a, b):
+    return sum(
+        jnp.vdot(x, y) for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b))
+    )
+
+
+def _shift(center, coeffs, dirs):
+    """center + Σ_k coeffs[k] dirs[k] on the array leaves of `center`."""
+    dyn, static = eqx.partition(center, eqx.is_inexact_array)
+
+    def one(c, *ds):
+        out = c
+        for a, d in zip(coeffs, ds):
+            out = out + (a * d).astype(c.dtype)
+        return out
+
+    return eqx.combine(jax.tree_util.tree_map(one, dyn, *[_arrays(d) for d in dirs]), static)
+
+
+def normalize_direction(
+    direction: PyTree,
+    params: PyTree,
+    normalize: str | None = "filter",
+    ignore: str | None = "biasbn",
+) -> PyTree:
+    """Rescale a direction to the scale of `params`, filter by filter or layer by layer.
+
+    - `"filter"`: for every array leaf with ≥ 2 axes and every index $j$ of axis 0,
+      $d_j \\leftarrow d_j\\, \\|\\theta_j\\|_F / \\|d_j\\|_F$.
+    - `"layer"`: the whole leaf, $d \\leftarrow d\\, \\|\\theta\\|_F / \\|d\\|_F$.
+    - `None`: unchanged.
+
+    Leaves holding one number per unit — ≤ 1 axis, or all axes after the first of size 1, like
+    equinox's `Conv` bias `(out, 1, 1)` — are biases or norm scales: they are set to zero when
+    `ignore="biasbn"`, and to the parameters themselves otherwise (as in Li et al.'s code).
+
+    **Arguments:** `direction` and `params` with the same array structure; `normalize`, `ignore`.
+
+    **Returns:** the normalised direction (array leaves only; other leaves are `None`).
+
+    ```python
+    d = cx.landscape.normalize_direction(g, params)      # e.g. a gradient, filter-normalised
+    ```
+
+    Source: seed 004 §4.2; Li et al. 2018 §4.
+    """
+    if normalize not in _NORMALIZE:
+        raise ValueError(f"`normalize` must be one of {_NORMALIZE}; got {normalize!r}.")
+    if ignore not in _IGNORE:
+        raise ValueError(f"`ignore` must be one of {_IGNORE}; got {ignore!r}.")
+    d_tree, p_tree = _arrays(direction), _arrays(params)
+    if jax.tree_util.tree_structure(d_tree) != jax.tree_util.tree_structure(p_tree):
+        raise ValueError("`direction` and `params` must have the same array leaves (structure).")
+
+    def one(d, w):
+        if d.shape != w.shape:
+            raise ValueError(
+                f"A direction leaf has shape {d.shape} but its parameter has {w.shape}."
+            )
+        if w.ndim <= 1 or w.size == w.shape[0]:  # one number per unit: bias / norm scale
+            return jnp.zeros_like(d) if ignore == "biasbn" else w.astype(d.dtype)
+        if normalize is None:
+            return d
+        axes = tuple(range(1, d.ndim)) if normalize == "filter" else tuple(range(d.ndim))
+        dn = jnp.sqrt(jnp.sum(d * d, axis=axes, keepdims=True))
+        wn = jnp.sqrt(jnp.sum(w * w, axis=axes, keepdims=True)).astype(d.dtype)
+        return d * wn / jnp.where(dn > 0, dn, 1.0)
+
+    return jax.tree_util.tree_map(one, d_tree, p_tree)
+
+
+def random_direction(
+    key: PRNGKeyArray,
+    params: PyTree,
+    normalize: str | None = "filter",
+    ignore: str | None = "biasbn",
+) -> PyTree:
+    """A Gaussian direction in parameter space, filter-normalised by default (Li et al.).
+
+    Draws $d \\sim \\mathcal N(0, I)$ with the array structure of `params` and applies
+    `normalize_direction(d, params, normalize, ignore)`.
+
+    **Arguments:** `key`; `params` (any pytree, e.g. an equinox module); `normalize` in
+    `"filter" | "layer" | None`; `ignore="biasbn"` zeroes 1-D leaves.
+
+    **Returns:** a pytree with `params`' array leaves (non-array leaves `None`).
+
+    ```python
+    d1 = cx.landscape.random_direction(jax.random.key(0), model)
+    ```
+
+    Source: seed 004 §4.2 (filter-wise normalised directions).
+    """
+    p_tree = _arrays(params)
+    leaves, treedef = jax.tree_util.tree_flatten(p_tree)
+    keys = jax.random.split(key, max(len(leaves), 1))
+    noise = [jax.random.normal(k, w.shape, w.dtype) for k, w in zip(keys, leaves)]
+    return normalize_direction(
+        jax.tree_util.tree_unflatten(treedef, noise), params, normalize, ignore
+    )
+
+
+def orthogonalize(d1: PyTree, d2: PyTree) -> PyTree:
+    """Gram–Schmidt: $d_2 - \\frac{\\langle d_1, d_2\\rangle}{\\langle d_1, d_1\\rangle} d_1$ over all
+    array leaves, so the two axes of a surface are orthogonal.
+
+    **Returns:** the new $d_2$ (same structure). Note that filter normalisation of $d_2$ is
+    only approximately kept; in high dimension random directions are nearly orthogonal anyway.
+
+    Source: Li et al. 2018 §4 (nearly orthogonal random directions).
+    """
+    a, b = _arrays(d1), _arrays(d2)
+    coef = _tree_dot(a, b) / _tree_dot(a, a)
+    return jax.tree_util.tree_map(lambda x, y: y - coef * x, a, b)
+
+
+class PCADirections(eqx.Module):
+    """Result of `pca_directions`: two orthonormal directions and the trajectory in their plane.
+
+    - `d1`, `d2`: unit directions (pytrees like one checkpoint).
+    - `explained_variance`: shape `(2,)`, the fraction of $\\sum_t\\|\\theta_t - c\\|^2$ each explains.
+    - `coords`: shape `(T, 2)`, each checkpoint's coordinates in the plane through the center.
+    - `distance`: shape `(T,)`, each checkpoint's distance from that plane.
+    """
+
+    d1: PyTree
+    d2: PyTree
+    explained_variance: Float[Array, "2"]
+    coords: Float[Array, "T 2"]
+    distance: Float[Array, " T"]
+
+
+def pca_directions(trajectory: PyTree, center: PyTree | None = None) -> PCADirections:
+    """The top two principal directions of a parameter trajectory around `center`.
+
+    With $M = [\\theta_0 - c; \\dots; \\theta_{T-1} - c] = U S V^\\top$, $d_{1,2}$ are the first two
+    rows of $V^\\top$ (signs chosen so that $\\theta_0$ has non-negative coordinates). The default
+    center is the last checkpoint, so the plane passes through the final point (Li et al. §7).
+
+    **Arguments:**
+
+    - `trajectory`: a pytree whose array leaves are stacked checkpoints, shape `(T, ...)`.
+    - `center`: one checkpoint (unstacked); default the last one.
+
+    **Returns:** a `PCADirections`.
+
+    ```python
+    pca = cx.landscape.pca_directions(jax.tree.map(lambda *a: jnp.stack(a), *checkpoints))
+    ```
+
+    Source: seed 004 §4.1 (PCA of trajectories); Li et al. 2018 §7.
+    """
+    traj = _arrays(trajectory)
+    leaves, treedef = jax.tree_util.tree_flatten(traj)
+    if not leaves:
+        raise ValueError("`trajectory` has no floating-point array leaves.")
+    t = {a.shape[0] if a.ndim else None for a in leaves}
+    if len(t) != 1 or None in t or t.pop() < 2:
+        raise ValueError("Every array leaf of `trajectory` must be stacked on axis 0 with T ≥ 2.")
+    mat = jnp.concatenate([a.reshape(a.shape[0], -1) for a in leaves], axis=1)
+    if center is None:
+        c = mat[-1]
+    else:
+        c = jnp.concatenate([jnp.ravel(a) for a in jax.tree_util.tree_leaves(_arrays(center))])
+        if c.shape[0] != mat.shape[1]:
+            raise ValueError("`center` must have the array structure of one checkpoint.")
+    diffs = mat - c[None, :]
+    _, s, vt = jnp.linalg.svd(diffs, full_matrices=False)
+    v = vt[:2]
+    coords = diffs @ v.T
+    sign = jnp.where(coords[0] < 0, -1.0, 1.0).astype(v.dtype)
+    v, coords = v * sign[:, None], coords * sign[None, :]
+    dist = jnp.linalg.norm(diffs - coords @ v, axis=1)
+    total = jnp.sum(s**2)
+    explained = s[:2] ** 2 / jnp.where(total > 0, total, 1.0)
+
+    def unflatten(vec):
+        out, i = [], 0
+        for a in leaves:
+            size = a[0].size
+            out.append(vec[i : i + size].reshape(a.shape[1:]))
+            i += size
+        return jax.tree_util.tree_unflatten(treedef, out)
+
+    return PCADirections(unflatten(v[0]), unflatten(v[1]), explained, coords, dist)
+
+
+def line(
+    loss_fn: Callable,
+    a: PyTree,
+    b: PyTree,
+    s: Float[ArrayLike, "..."],
+    *,
+    args: Any = None,
+    chunk_size: int | None = None,
+) -> Float[Array, " S"]:
+    """The loss along the segment $\\mathcal L(a + s(b - a))$ for every $s$ in `s`.
+
+    With `b = a + d` this is the 1-D plot $\\mathcal L(\\theta^* + s d)$; with two trained
+    networks it is the linear interpolation of Goodfellow et al. One vmapped program, chunked.
+
+    **Arguments:** `loss_fn(params, args)`; endpoints `a`, `b`; `s` (1-D); `args`; `chunk_size`.
+
+    **Returns:** shape `(S,)`.
+
+    ```python
+    ls = cx.landscape.line(loss_fn, params, cx.landscape.random_direction(key, params), s, args=data)
+    ```
+
+    Source: seed 004 §4.2; Li et al. 2018 §3.
+    """
+    s = jnp.asarray(s)
+    if s.ndim != 1:
+        raise ValueError(f"`s` must be a 1-D array of positions; got shape {s.shape}.")
+    da = _arrays(a)
+    diff = jax.tree_util.tree_map(lambda x, y: y - x, da, _arrays(b))
+    return _chunking.chunked_vmap(
+        lambda si: loss_fn(_shift(a, (si,), (diff,)), args), s, chunk_size
+    )
+
+
+def surface(
+    loss_fn: Callable,
+    center: PyTree,
+    d1: PyTree,
+    d2: PyTree,
+    alphas: Float[ArrayLike, "..."],
+    betas: Float[ArrayLike, "..."],
+    *,
+    args: Any = None,
+    chunk_size: int | None = None,
+) -> Float[Array, "A B"]:
+    """The 2-D loss surface $\\Phi(\\alpha, \\beta) = \\mathcal L(\\theta^* + \\alpha d_1 + \\beta d_2)$.
+
+    All $A \\cdot B$ grid points are evaluated by one compiled program: `vmap` over a chunk of
+    points, `lax.map` over chunks (memory bounded by `chunk_size` copies of the parameters), the
+    chunk sharded over all visible devices. Any grid size works (the last chunk is padded).
+
+    **Arguments:**
+
+    - `loss_fn`: `loss_fn(params, args) -> scalar`.
+    - `center`: $\\theta^*$; `d1`, `d2`: directions (e.g. `random_direction`).
+    - `alphas`, `betas`: 1-D grids; `args`: data; `chunk_size`: points per chunk (None = all).
+
+    **Returns:** shape `(A, B)`, entry `[i, j]` at `(alphas[i], betas[j])`.
+
+    ```python
+    Z = cx.landscape.surface(loss_fn, params, d1, d2, jnp.linspace(-1, 1, 51),
+                             jnp.linspace(-1, 1, 51), args=(x, y), chunk_size=256)
+    ```
+
+    Source: seed 004 §4.2 (51×51 grids over [−1, 1]²).
+    """
+    alphas, betas = jnp.asarray(alphas), jnp.asarray(betas)
+    if alphas.ndim != 1 or betas.ndim != 1:
+        raise ValueError("`alphas` and `betas` must be 1-D arrays of grid coordinates.")
+    ga, gb = jnp.meshgrid(alphas, betas, indexing="ij")
+    pts = jnp.stack([ga.ravel(), gb.ravel()], axis=1)
+    d1a, d2a = _arrays(d1), _arrays(d2)
+    fn = lambda p: loss_fn(_shift(center, (p[0], p[1]), (d1a, d2a)), args)
+    return _chunking.chunked_vmap(fn, pts, chunk_size).reshape(ga.shape)
+
+
+class Flatness(eqx.Module):
+    """Loss increases at distance `radius` along random normalised directions: `max_increase`,
+    `mean_increase` over `num_directions` draws, and `base` = the loss at the center."""
+
+    radius: Float[Array, ""]
+    base: Float[Array, ""]
+    max_increase: Float[Array, ""]
+    mean_increase: Float[Array, ""]
+
+
+def sharpness_at_radius(
+    loss_fn: Callable,
+    center: PyTree,
+    key: PRNGKeyArray,
+    radius: float,
+    *,
+    args: Any = None,
+    num_directions: int = 16,
+    normalize: str | None = "filter",
+    ignore: str | None = "biasbn",
+) -> Flatness:
+    """How much the loss rises at distance `radius` along random filter-normalised directions.
+
+    $\\max_k$ and $\\operatorname{mean}_k$ of $\\mathcal L(\\theta^* + r d_k) - \\mathcal L(\\theta^*)$;
+    because each $d_k$ carries the scale of $\\theta^*$, the numbers compare across networks
+    (a flatter minimum has smaller values).
+
+    **Returns:** a `Flatness`.
+
+    ```python
+    fl = cx.landscape.sharpness_at_radius(loss_fn, params, key, 0.25, args=data)
+    ```
+
+    Source: seed 004 §4.2 (flatness of minima); Li et al. 2018 §6.
+    """
+    if num_directions < 1:
+        raise ValueError(f"`num_directions` must be ≥ 1; got {num_directions}.")
+    base = loss_fn(center, args)
+    keys = jax.random.split(key, num_directions)
+
+    def one(k):
+        d = random_direction(k, center, normalize, ignore)
+        return loss_fn(_shift(center, (radius,), (d,)), args) - base
+
+    inc = jax.lax.map(one, keys)
+    return Flatness(jnp.asarray(radius, base.dtype), base, jnp.max(inc), jnp.mean(inc))
+
+
+def basin_area(
+    alphas: Float[ArrayLike, "..."],
+    betas: Float[ArrayLike, " B"],
+    values: Float[ArrayLike, "A B"],
+    level: float,
+    reference: float | None = None,
+) -> Float[Array, ""]:
+    """Fraction of a surface's grid where the loss is within `level` of the reference value.
+
+    $\\frac{1}{AB}\\#\\{(i, j): \\Phi_{ij} \\le \\Phi_{\\text{ref}} + \\text{level}\\}$, with
+    $\\Phi_{\\text{ref}}$ the value at the grid point nearest $(0, 0)$ unless given: the size of
+    the small-loss neighbourhood that seed 004 §4.2.1 compares between networks.
+
+    **Returns:** a scalar in $[0, 1]$.
+
+    ```python
+    cx.landscape.basin_area(alphas, betas, Z, level=0.1)
+    ```
+
+    Source: seed 004 §4.2.1.
+    """
+    alphas, betas, values = jnp.asarray(alphas), jnp.asarray(betas), jnp.asarray(values)
+    if values.shape != (alphas.shape[0], betas.shape[0]):
+        raise ValueError(f"`values` must have shape (len(alphas), len(betas)); got {values.shape}.")
+    if reference is None:
+        reference = values[jnp.argmin(jnp.abs(alphas)), jnp.argmin(jnp.abs(betas))]
+    return jnp.mean((values <= reference + level).astype(values.dtype))

@@ -1,0 +1,205 @@
+"""Tests for contractax.ntk: kernels against J Jᵀ from jax.jacrev, the two methods against each
+other, trace/diagonal semantics, chunking without divisibility, Lanczos, linearisation, and the
+NTK through an implicit (fixed-point) layer against the network unrolled to convergence."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import contractax as cx
+from contractax import ntk
+
+from .conftest import assert_tree_allclose
+
+
+def _mlp(key, d=3, o=2, width=6):
+    return eqx.nn.MLP(d, o, width, 2, activation=jnp.tanh, key=key)
+
+
+def _apply(p, x):
+    return p(x)
+
+
+def _jac_rows(model, xs):
+    """Brute force: the (N, O, P) stack of flattened per-example Jacobians."""
+    dyn, st = eqx.partition(model, eqx.is_inexact_array)
+    jac = jax.jit(jax.vmap(jax.jacrev(lambda p, x: eqx.combine(p, st)(x)), (None, 0)))(dyn, xs)
+    leaves = jax.tree_util.tree_leaves(jac)
+    return jnp.concatenate([a.reshape(a.shape[0], a.shape[1], -1) for a in leaves], -1)
+
+
+@pytest.fixture(scope="module")
+def problem():
+    k = jax.random.split(jax.random.PRNGKey(0), 3)
+    model = _mlp(k[0])
+    x1 = jax.random.normal(k[1], (5, 3))
+    x2 = jax.random.normal(k[2], (4, 3))
+    j1, j2 = _jac_rows(model, x1), _jac_rows(model, x2)
+    full = jnp.einsum("iop,jqp->ijoq", j1, j2)
+    return model, x1, x2, full
+
+
+@pytest.mark.parametrize("method", ["jacobian", "ntk_vp"])
+def test_kernel_equals_jjt_with_trace_and_diagonal(problem, method):
+    model, x1, x2, full = problem
+    k_full = ntk.empirical_ntk(_apply, model, x1, x2, method=method, trace_axes=())
+    k_tr = ntk.empirical_ntk(_apply, model, x1, x2, method=method)
+    k_dg = ntk.empirical_ntk(
+        _apply, model, x1, x2, method=method, trace_axes=(), diagonal_axes=(0,)
+    )
+    assert k_full.shape == (5, 4, 2, 2) and k_tr.shape == (5, 4) and k_dg.shape == (5, 4, 2)
+    assert_tree_allclose(k_full, full, rtol=1e-10, atol=1e-12)
+    assert_tree_allclose(k_tr, jnp.einsum("ijoo->ij", full), rtol=1e-10, atol=1e-12)
+    assert_tree_allclose(k_dg, jnp.einsum("ijoo->ijo", full), rtol=1e-10, atol=1e-12)
+
+
+def test_chunking_without_divisibility_and_methods_agree(problem):
+    model, x1, x2, full = problem
+    # 5 and 4 rows in chunks of 3: both batches need padding.
+    a = ntk.empirical_ntk(_apply, model, x1, x2, method="jacobian", chunk_size=3, trace_axes=())
+    b = ntk.empirical_ntk(_apply, model, x1, x2, method="ntk_vp", chunk_size=3, trace_axes=())
+    assert_tree_allclose(a, full, rtol=1e-10, atol=1e-12)
+    assert_tree_allclose(b, full, rtol=1e-10, atol=1e-12)
+
+
+def test_symmetric_psd_and_jit_vmap(problem):
+    model, x1, _, _ = problem
+    k = eqx.filter_jit(lambda m, x: ntk.empirical_ntk(_apply, m, x, method="auto"))(model, x1)
+    np.testing.assert_allclose(k, k.T, rtol=1e-12, atol=1e-12)
+    assert float(jnp.linalg.eigvalsh(k)[0]) > -1e-10
+    # vmap over a stack of input batches equals the per-batch kernels.
+    xs = jnp.stack([x1, 2.0 * x1])
+    kv = jax.vmap(lambda x: ntk.empirical_ntk(_apply, model, x))(xs)
+    assert_tree_allclose(kv[1], ntk.empirical_ntk(_apply, model, 2.0 * x1), rtol=1e-10, atol=1e-12)
+
+
+def test_scalar_output_and_kernel_grad_by_finite_differences():
+    # f(θ, x) = θ·φ(x) is linear in θ: K = Φ Φᵀ exactly, independent of θ.
+    phi = jnp.array([[1.0, 2.0, 0.0], [0.0, 1.0, -1.0], [3.0, 0.0, 1.0]])
+    apply_fn = lambda p, x: jnp.dot(p["w"], x)
+    k = ntk.empirical_ntk(apply_fn, {"w": jnp.ones(3)}, phi, trace_axes=())
+    assert_tree_allclose(k, phi @ phi.T)
+    # d/ds of tr K for f = sin(s·w·x): compare with a central difference.
+    g = lambda s: jnp.trace(
+        ntk.empirical_ntk(lambda p, x: jnp.sin(s * jnp.dot(p, x)), jnp.ones(3), phi, trace_axes=())
+    )
+    h = 1e-6
+    np.testing.assert_allclose(jax.grad(g)(0.3), (g(0.3 + h) - g(0.3 - h)) / (2 * h), rtol=1e-6)
+
+
+def test_ntk_vp_min_eigenvalue_and_lanczos(problem):
+    model, x1, _, _ = problem
+    k4 = ntk.empirical_ntk(_apply, model, x1, trace_axes=())
+    kmat = jnp.transpose(k4, (0, 2, 1, 3)).reshape(10, 10)
+    v = jax.random.normal(jax.random.PRNGKey(5), (5, 2))
+    assert_tree_allclose(ntk.ntk_vp(_apply, model, x1, v), (kmat @ v.reshape(-1)).reshape(5, 2))
+    lam = ntk.min_eigenvalue(k4)
+    np.testing.assert_allclose(lam, np.linalg.eigvalsh(np.asarray(kmat))[0], rtol=1e-10)
+    lanczos = eqx.filter_jit(ntk.min_eigenvalue_lanczos)
+    lan = lanczos(_apply, model, x1, key=jax.random.PRNGKey(1))
+    np.testing.assert_allclose(lan, lam, rtol=1e-7, atol=1e-10)
+    # Fewer iterations: a Ritz value, never below λ_min.
+    few = lanczos(_apply, model, x1, key=jax.random.PRNGKey(1), num_iters=4)
+    assert float(few) >= float(lam) - 1e-10
+
+
+def test_lanczos_breakdown_gives_no_spurious_eigenvalue():
+    # A rank-2 PSD operator on R^6 from a starting vector that spans an invariant subspace soon.
+    from contractax._lanczos import lanczos_eigenvalues
+
+    a = jnp.diag(jnp.array([3.0, 3.0, 3.0, 5.0, 5.0, 1.0]))
+    run = jax.jit(lambda k: lanczos_eigenvalues(lambda v: a @ v, 6, 6, k, jnp.float64))
+    ritz = run(jax.random.PRNGKey(0))
+    np.testing.assert_allclose(np.sort(ritz), [1.0, 3.0, 3.0, 3.0, 5.0, 5.0], atol=1e-8)
+
+
+def test_linearize_matches_taylor(problem):
+    model, x1, _, _ = problem
+    f_lin = ntk.linearize(_apply, model)
+    assert_tree_allclose(f_lin(model, x1[0]), model(x1[0]))
+    dyn, st = eqx.partition(model, eqx.is_inexact_array)
+    delta = jax.tree_util.tree_map(lambda a: 1e-4 * jnp.ones_like(a), dyn)
+    moved = eqx.combine(jax.tree_util.tree_map(jnp.add, dyn, delta), st)
+    # f(θ+δ) − f_lin(θ+δ) = O(‖δ‖²), and f_lin is exactly affine.
+    err = jnp.abs(moved(x1[0]) - f_lin(moved, x1[0])).max()
+    assert float(err) < 1e-5
+    moved2 = eqx.combine(jax.tree_util.tree_map(lambda a, d: a + 2 * d, dyn, delta), st)
+    lin_step = f_lin(moved2, x1[0]) - f_lin(moved, x1[0])
+    assert_tree_allclose(lin_step, f_lin(moved, x1[0]) - f_lin(model, x1[0]), rtol=1e-8, atol=1e-13)
+
+
+def test_bad_inputs_raise(problem):
+    model, x1, x2, _ = problem
+    with pytest.raises(ValueError, match="method"):
+        ntk.empirical_ntk(_apply, model, x1, method="fast")
+    with pytest.raises(ValueError, match="trace_axes"):
+        ntk.empirical_ntk(_apply, model, x1, trace_axes=(3,))
+    with pytest.raises(ValueError, match="both traced and diagonal"):
+        ntk.empirical_ntk(_apply, model, x1, trace_axes=(0,), diagonal_axes=(0,))
+    with pytest.raises(ValueError, match="chunk_size"):
+        ntk.empirical_ntk(_apply, model, x1, chunk_size=0)
+    with pytest.raises(ValueError, match="batched output shape"):
+        ntk.ntk_vp(_apply, model, x1, jnp.ones((5, 3)))
+    with pytest.raises(ValueError, match="square|kernel"):
+        ntk.min_eigenvalue(jnp.ones((3, 4, 2)))
+    assert hasattr(cx, "ntk")
+
+
+def _deq_params(key, n=6, d=3, o=2):
+    k = jax.random.split(key, 4)
+    w = jax.random.normal(k[0], (n, n))
+    w = 0.5 * w / jnp.linalg.norm(w, 2)  # ‖W‖₂ = 0.5: tanh(Wz + Ux + b) is a contraction
+    return {
+        "W": w,
+        "U": jax.random.normal(k[1], (n, d)) / jnp.sqrt(d),
+        "b": 0.1 * jax.random.normal(k[2], (n,)),
+        "V": jax.random.normal(k[3], (o, n)) / jnp.sqrt(n),
+    }
+
+
+def _cell(z, a):
+    return jnp.tanh(a["W"] @ z + a["U"] @ a["x"] + a["b"])
+
+
+def _deq_implicit(p, x):
+    z0 = jnp.zeros(p["W"].shape[0])
+    sol = cx.fixed_point(
+        _cell,
+        z0,
+        {**p, "x": x},
+        solver=cx.Anderson(),
+        adjoint=cx.ImplicitAdjoint(),
+        tol=1e-14,
+        max_steps=200,
+    )
+    return p["V"] @ sol.value
+
+
+def _deq_unrolled(p, x):
+    # The weight-tied network repeated to convergence: 0.5**120 ≈ 1e-36, so the iterate and its
+    # derivatives (which contract at the same rate) are converged to float64 precision.
+    z = jax.lax.fori_loop(0, 120, lambda _, z: _cell(z, {**p, "x": x}), jnp.zeros(p["W"].shape[0]))
+    return p["V"] @ z
+
+
+@pytest.fixture(scope="module")
+def deq_problem():
+    p = _deq_params(jax.random.PRNGKey(3))
+    xs = jax.random.normal(jax.random.PRNGKey(4), (4, 3))
+    k_unr = jax.jit(
+        lambda p, xs: ntk.empirical_ntk(_deq_unrolled, p, xs, method="jacobian", trace_axes=())
+    )(p, xs)
+    return p, xs, k_unr
+
+
+@pytest.mark.parametrize("method", ["jacobian", "ntk_vp"])
+def test_ntk_through_deq_equals_unrolled_network(deq_problem, method):
+    # jacobian: reverse mode through the implicit adjoint; ntk_vp: its forward mode (jvp).
+    p, xs, k_unr = deq_problem
+    k_imp = jax.jit(
+        lambda p, xs: ntk.empirical_ntk(_deq_implicit, p, xs, method=method, trace_axes=())
+    )(p, xs)
+    assert_tree_allclose(k_imp, k_unr, rtol=1e-6, atol=1e-9)
+    assert float(jnp.abs(k_imp).max()) > 1e-2  # not trivially zero
