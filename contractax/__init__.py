@@ -7,12 +7,14 @@ names are re-exported here.
 from importlib.metadata import PackageNotFoundError, version
 
 from . import contraction as contraction
+from . import data as data
 from . import models as models
 from . import landscape as landscape
 from . import ntk as ntk
 from . import norms as norms
 from . import rnn as rnn
 from . import sweep as sweep
+from . import train as train
 from . import solvers as solvers
 from .solvers import (
     RESULTS as RESULTS,

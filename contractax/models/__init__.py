@@ -2,7 +2,13 @@
 deep linear and two-layer ReLU networks. Constructors follow equinox: sizes, hyperparameters,
 `key=`."""
 
+from .deq import DEQ as DEQ
+from .firing_rate import FiringRateNetwork as FiringRateNetwork
+from .implicit import ImplicitNetwork as ImplicitNetwork
+from .implicit import mu_infinity_parametrisation as mu_infinity_parametrisation
 from .lstm import GRUCell as GRUCell
 from .lstm import LSTMCell as LSTMCell
 from .lstm import TanhRNNCell as TanhRNNCell
 from .lstm import chaotic_lstm as chaotic_lstm
+from .mondeq import MonotoneDEQ as MonotoneDEQ
+from .mondeq import monotone_parametrisation as monotone_parametrisation
