@@ -16,6 +16,7 @@ from . import rnn as rnn
 from . import sweep as sweep
 from . import train as train
 from . import solvers as solvers
+from . import slowfast as slowfast
 from .solvers import (
     RESULTS as RESULTS,
     Anderson as Anderson,

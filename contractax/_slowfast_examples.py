@@ -1,0 +1,163 @@
+"""The recurrent networks of seed 000 §7 (Examples 1–3), ready for `contractax.slowfast`.
+
+Each example is an immutable `eqx.Module` holding the fixed (non-trained) parameters; its
+methods `f(x, w, args)` and `g(x, args)` are the forward vector field and the loss, with
+`args = (rho, target)`; `rate()` is its contraction rate from `contractax.contraction`,
+uniform in the trained weights `w`; `p` is the state norm of that rate.
+
+Source: seeds/000_6fe122188c81f0a1.txt §7 (eq. 7.1–7.4, Tables 1–3).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+from . import contraction
+from ._slowfast_bounds import activation_bounds, example1_bounds
+
+_SIGMA = {"logistic": jax.nn.sigmoid, "tanh": jnp.tanh}
+
+
+def _sigma(name: str):
+    activation_bounds(name)  # validates the name
+    return _SIGMA[name]
+
+
+def _loss(x, target):
+    return 0.5 * jnp.sum((x - target) ** 2)
+
+
+class Example1(eqx.Module):
+    """Example 1, the fixed-feedback network $\\dot x = -x + \\sigma(vx + w\\rho)$ (eq. 7.2).
+
+    Trained weights `w` (n, m) act on the input ρ; the feedback `v` (n, n, zero diagonal) is
+    fixed. Loss $g = \\tfrac12\\|x - t\\|_2^2$. In the 2-norm the network contracts at a rate
+    independent of `w` (the input enters only through $u = vx + w\\rho$):
+    `rate()` $= -\\max_{d \\in [0, L_{\\sigma'}]^n} \\mu_2(-I + \\mathrm{diag}(d) v)$, and the
+    recipe's rate of Table 2 is $1 - L_{\\sigma'}\\|v\\|_F \\le$ `rate()`.
+
+    Source: seeds/000_6fe122188c81f0a1.txt §7 Example 1, Table 2.
+    """
+
+    v: Float[Array, "n n"]
+    activation: str = eqx.field(static=True, default="logistic")
+    p: ClassVar[float] = 2
+
+    def f(self, x, w, args):
+        rho, _ = args
+        return -x + _sigma(self.activation)(self.v @ x + w @ rho)
+
+    def g(self, x, args):
+        return _loss(x, args[1])
+
+    def rate(self) -> Float[Array, ""]:
+        """Exact 2-norm rate over all slopes in $[0, L_{\\sigma'}]$ (vertex enumeration)."""
+        return contraction.firing_rate_rate(self.v, dmax=activation_bounds(self.activation)[1],
+                                            p=2)
+
+    def bounds(self, rho: Float[Array, " m"]):
+        """Table 2 bounds (`example1_bounds`) for this network and input."""
+        return example1_bounds(self.v, rho, self.activation)
+
+
+class Example2(eqx.Module):
+    """Example 2, a reservoir with a trained, sigmoid-bounded readout (seed 000 §7).
+
+    $$\\dot x_1 = -x_1 + \\sigma(\\omega x_2),\\; \\omega = \\sigma_H(w),\\qquad
+      \\dot x_2 = -x_2 + \\sigma(v x_2 + u\\rho),$$
+
+    with state $x = (x_1, x_2)$ ($n_1 + n_2$), trained weights `w = {"w": (n1, n2),
+    "u": (n2, m)}` and fixed reservoir `v` (n2, n2). Loss $\\tfrac12\\|x_1 - t\\|_2^2$.
+    Since $|\\omega_{ij}| < 1$, the Jacobian is dominated entrywise by that of the worst-case
+    firing-rate matrix $A = [[0, \\mathbf 1], [0, v]]$, so the optimally weighted ∞-norm rate
+    of `contraction.optimal_rate(A)` holds for every `w` and `u` (hierarchy, Thm. 1).
+
+    Source: seeds/000_6fe122188c81f0a1.txt §7 Example 2.
+    """
+
+    v: Float[Array, "n2 n2"]
+    n1: int = eqx.field(static=True)
+    activation: str = eqx.field(static=True, default="logistic")
+    p: ClassVar[float] = math.inf
+
+    def f(self, x, w, args):
+        rho, _ = args
+        s = _sigma(self.activation)
+        x1, x2 = x[: self.n1], x[self.n1:]
+        d1 = -x1 + s(jnp.tanh(w["w"]) @ x2)
+        d2 = -x2 + s(self.v @ x2 + w["u"] @ rho)
+        return jnp.concatenate([d1, d2])
+
+    def g(self, x, args):
+        return _loss(x[: self.n1], args[1])
+
+    def worst_case(self) -> Float[Array, "n n"]:
+        n2 = self.v.shape[0]
+        top = jnp.concatenate([jnp.zeros((self.n1, self.n1)), jnp.ones((self.n1, n2))], axis=1)
+        bot = jnp.concatenate([jnp.zeros((n2, self.n1)), self.v], axis=1)
+        return jnp.concatenate([top, bot], axis=0).astype(self.v.dtype)
+
+    def weight(self) -> Float[Array, " n"]:
+        """The diagonal weight η of the ∞-norm in which `rate()` holds."""
+        return contraction.optimal_rate(
+            self.worst_case(), dmax=activation_bounds(self.activation)[1], p=math.inf)[0]
+
+    def rate(self) -> Float[Array, ""]:
+        """Rate in $\\|\\cdot\\|_{\\infty,\\eta}$ (η = `weight()`), uniform in `w`."""
+        return contraction.optimal_rate(
+            self.worst_case(), dmax=activation_bounds(self.activation)[1], p=math.inf)[1]
+
+
+class Example3(eqx.Module):
+    """Example 3, all connections trained, bounded by a sigmoid (eq. 7.3, 7.4).
+
+    $$\\dot x_i = -x_i + \\sigma\\big(\\textstyle\\sum_{j:(j,i)\\in E}\\omega_{ij}x_j + \\rho_i\\big)$$
+
+    with `norm="inf"`: $\\omega_{ij} = \\alpha_i\\sigma_H(w_{ij})$ (eq. 7.3b), contracting in
+    the ∞-norm when $\\alpha_i L_{\\sigma'}\\,\\mathrm{in}(i) < 1$; with `norm="one"`:
+    $\\omega_{ij} = \\alpha_j\\sigma(w_{ij})$ (eq. 7.4, logistic), contracting in the 1-norm when
+    $|\\alpha_j| L_{\\sigma'}\\,\\mathrm{out}(j) < 1$. `mask[i, j] = 1` when $(j, i) \\in E$.
+    The loss is $\\tfrac12\\|x_{\\mathrm{out}} - t\\|_2^2$ on the last `n_out` nodes. The rate is
+    that of the entrywise worst case $|\\omega| \\le A$, so it is uniform in `w`.
+
+    Source: seeds/000_6fe122188c81f0a1.txt §7 Example 3, Table 3.
+    """
+
+    alpha: Float[Array, " n"]
+    mask: Float[Array, "n n"]
+    n_out: int = eqx.field(static=True)
+    norm: str = eqx.field(static=True, default="inf")
+
+    def __check_init__(self):
+        if self.norm not in ("inf", "one"):
+            raise ValueError(f"norm must be 'inf' (eq. 7.3b) or 'one' (eq. 7.4), got {self.norm!r}.")
+
+    @property
+    def p(self) -> float:
+        return math.inf if self.norm == "inf" else 1.0
+
+    def omega(self, w):
+        if self.norm == "inf":
+            return self.mask * self.alpha[:, None] * jnp.tanh(w)
+        return self.mask * self.alpha[None, :] * jax.nn.sigmoid(w)
+
+    def f(self, x, w, args):
+        rho, _ = args
+        return -x + jax.nn.sigmoid(self.omega(w) @ x + rho)
+
+    def g(self, x, args):
+        return _loss(x[x.shape[0] - self.n_out:], args[1])
+
+    def worst_case(self) -> Float[Array, "n n"]:
+        a = jnp.abs(self.alpha)
+        return self.mask * (a[:, None] if self.norm == "inf" else a[None, :])
+
+    def rate(self) -> Float[Array, ""]:
+        """$1 - L_{\\sigma'}\\max_i \\alpha_i\\,\\mathrm{in}(i)$ (∞) or the column version (1)."""
+        return contraction.firing_rate_rate(self.worst_case(), dmax=0.25, p=self.p)
