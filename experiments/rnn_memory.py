@@ -35,53 +35,76 @@ def _chaotic(quick, metrics, claims, figs):
     s = jnp.sort(jnp.append(jnp.linspace(0.5, 2.0, n_s - 1), 1.0))  # as the released code
     i1 = int(jnp.argmin(jnp.abs(s - 1.0)))
     t0 = time.perf_counter()
-    pts = jax.jit(lambda s: cx.rnn.orbit_diagram(step, lambda a: a * theta, s, x0[None], 200,
-                                                 100).points)(s)[:, 0]  # (S, 100, 4)
+    pts = jax.jit(
+        lambda s: cx.rnn.orbit_diagram(step, lambda a: a * theta, s, x0[None], 200, 100).points
+    )(s)[:, 0]  # (S, 100, 4)
     metrics["orbit_diagram_seconds"] = time.perf_counter() - t0
     h = pts[..., :2]
     cost = np.asarray(jnp.mean((h - h[i1]) ** 2, axis=(1, 2)))  # MSE against the s = 1 output
     sub = 5 if quick else 1
     lyap_steps = 2000 if quick else 10_000
     s_l = s[::sub]
-    lam = np.asarray(jax.jit(jax.vmap(lambda a: cx.rnn.lyapunov_spectrum(
-        step, x0, a * theta, lyap_steps, 500, k=1)[0]))(s_l))
+    lam = np.asarray(
+        jax.jit(
+            jax.vmap(
+                lambda a: cx.rnn.lyapunov_spectrum(step, x0, a * theta, lyap_steps, 500, k=1)[0]
+            )
+        )(s_l)
+    )
     lam1 = float(cx.rnn.lyapunov_spectrum(step, x0, theta, 20_000, burn_in=1000, k=1)[0])
     step_p, theta_p, _ = cx.models.chaotic_lstm(printed=True)
     lam_p = float(cx.rnn.lyapunov_spectrum(step_p, x0, theta_p, 20_000, burn_in=1000, k=1)[0])
     metrics |= {"lambda1_s1_code_weights": lam1, "lambda1_s1_printed_weights": lam_p}
-    claims.append(Claim(
-        f"{SRC} §3.1, Fig. 1(a); erratum 1", "The data-generating LSTM (s = 1) is chaotic",
-        "λ₁ > 0 (≈ +0.17 per step with the code's weights)",
-        f"λ₁ = {lam1:+.4f} per step (printed weights: {lam_p:+.4f})", 0.1 < lam1 < 0.25,
-        "QR method with jvp, 20 000 steps after 1 000 burn-in, x0 = 0.5·1; pass if 0.1 < λ₁ < 0.25"))
+    claims.append(
+        Claim(
+            f"{SRC} §3.1, Fig. 1(a); erratum 1",
+            "The data-generating LSTM (s = 1) is chaotic",
+            "λ₁ > 0 (≈ +0.17 per step with the code's weights)",
+            f"λ₁ = {lam1:+.4f} per step (printed weights: {lam_p:+.4f})",
+            0.1 < lam1 < 0.25,
+            "QR method with jvp, 20 000 steps after 1 000 burn-in, x0 = 0.5·1; pass if 0.1 < λ₁ < 0.25",
+        )
+    )
 
     s_np = np.asarray(s)
     is_min = np.asarray(local_minima(jnp.asarray(cost)))
     region = (s_np >= 0.9) & (s_np <= 1.45)
     dens_in = is_min[region].sum() / (1.45 - 0.9)
     dens_out = is_min[~region].sum() / (1.5 - 0.55)
-    claims.append(Claim(
-        f"{SRC} §3.1, Fig. 1(b)", "The cost is intricate (many local minima) for 0.9 ≲ s ≲ 1.45",
-        "local-minimum density in [0.9, 1.45] ≥ 10× the density elsewhere on [0.5, 2]",
-        f"{is_min[region].sum()} minima in [0.9, 1.45] ({dens_in:.0f} per unit s) vs "
-        f"{is_min[~region].sum()} elsewhere ({dens_out:.0f} per unit s)", dens_in >= 10 * dens_out,
-        f"{n_s} values of s, 200 steps, first 100 discarded; strict interior minima of the curve"))
+    claims.append(
+        Claim(
+            f"{SRC} §3.1, Fig. 1(b)",
+            "The cost is intricate (many local minima) for 0.9 ≲ s ≲ 1.45",
+            "local-minimum density in [0.9, 1.45] ≥ 10× the density elsewhere on [0.5, 2]",
+            f"{is_min[region].sum()} minima in [0.9, 1.45] ({dens_in:.0f} per unit s) vs "
+            f"{is_min[~region].sum()} elsewhere ({dens_out:.0f} per unit s)",
+            dens_in >= 10 * dens_out,
+            f"{n_s} values of s, 200 steps, first 100 discarded; strict interior minima of the curve",
+        )
+    )
     lam_i = np.interp(s_np, np.asarray(s_l), lam)
     neg = lam_i < 0
     f_neg, f_pos = is_min[neg].mean(), is_min[~neg].mean()
     spread = np.ptp(np.asarray(pts[..., 0]), axis=1)
     fixed = spread < 1e-6
-    claims.append(Claim(
-        f"{SRC} §3.1–3.2", "The cost is smooth where the dynamics are not chaotic (λ₁ < 0)",
-        "fraction of grid points that are local minima where λ₁ < 0 ≤ 1/5 of that where λ₁ ≥ 0",
-        f"{f_neg:.3f} ({is_min[neg].sum()}/{neg.sum()}) vs {f_pos:.3f} "
-        f"({is_min[~neg].sum()}/{(~neg).sum()}); on the {fixed.sum()} s with a fixed-point "
-        f"attractor: {is_min[fixed].sum()} minima", f_neg <= 0.2 * f_pos,
-        f"λ₁(s) on every {sub}th s ({lyap_steps} steps), interpolated to the cost grid"))
-    metrics |= {"minima_in_region": int(is_min[region].sum()),
-                "minima_outside": int(is_min[~region].sum()),
-                "fraction_s_lambda_positive_in_region": float((lam_i[region] > 0).mean()),
-                "fraction_s_lambda_positive_outside": float((lam_i[~region] > 0).mean())}
+    claims.append(
+        Claim(
+            f"{SRC} §3.1–3.2",
+            "The cost is smooth where the dynamics are not chaotic (λ₁ < 0)",
+            "fraction of grid points that are local minima where λ₁ < 0 ≤ 1/5 of that where λ₁ ≥ 0",
+            f"{f_neg:.3f} ({is_min[neg].sum()}/{neg.sum()}) vs {f_pos:.3f} "
+            f"({is_min[~neg].sum()}/{(~neg).sum()}); on the {fixed.sum()} s with a fixed-point "
+            f"attractor: {is_min[fixed].sum()} minima",
+            f_neg <= 0.2 * f_pos,
+            f"λ₁(s) on every {sub}th s ({lyap_steps} steps), interpolated to the cost grid",
+        )
+    )
+    metrics |= {
+        "minima_in_region": int(is_min[region].sum()),
+        "minima_outside": int(is_min[~region].sum()),
+        "fraction_s_lambda_positive_in_region": float((lam_i[region] > 0).mean()),
+        "fraction_s_lambda_positive_outside": float((lam_i[~region] > 0).mean()),
+    }
 
     fig, ax = plt.subplots(3, 1, figsize=(8, 8), sharex=True)
     ax[0].scatter(np.repeat(s_np, 100), np.asarray(pts[..., 0]).ravel(), s=0.02, c="k")
@@ -107,24 +130,33 @@ def _chaotic(quick, metrics, claims, figs):
         xs = cx.rnn.unroll(step, x0, th, 200)[100:, :2]
         return jnp.mean((xs - target) ** 2)
 
-    grid = np.asarray(cx.rnn.loss_slice(mse, target, jnp.zeros_like(theta), [theta, th_rand],
-                                        [g1, g2]))
+    grid = np.asarray(
+        cx.rnn.loss_slice(mse, target, jnp.zeros_like(theta), [theta, th_rand], [g1, g2])
+    )
     c = grid[1:-1, 1:-1]
-    nb = [grid[1 + i:grid.shape[0] - 1 + i, 1 + j:grid.shape[1] - 1 + j]
-          for i in (-1, 0, 1) for j in (-1, 0, 1) if (i, j) != (0, 0)]
+    nb = [
+        grid[1 + i : grid.shape[0] - 1 + i, 1 + j : grid.shape[1] - 1 + j]
+        for i in (-1, 0, 1)
+        for j in (-1, 0, 1)
+        if (i, j) != (0, 0)
+    ]
     m2 = np.all([c < b for b in nb], axis=0)
     s1c, s2c = np.meshgrid(np.asarray(g1)[1:-1], np.asarray(g2)[1:-1], indexing="ij")
     near = (np.abs(s1c - 1) <= 0.3) & (np.abs(s2c) <= 0.15)
-    far = (s1c <= 0.6)
+    far = s1c <= 0.6
     d_near, d_far = m2[near].mean(), m2[far].mean()
-    claims.append(Claim(
-        f"{SRC} App. A.1, Fig. 7", "On θ(s1,s2) = s1θ_true + s2θ_random the cost has many "
-        "neighbouring local minima in a region around θ_true",
-        "≥ 5 grid local minima within |s1−1| ≤ 0.3, |s2| ≤ 0.15, at ≥ 5× the density for s1 ≤ 0.6",
-        f"{m2[near].sum()} minima near θ_true (density {d_near:.3f}) vs {m2[far].sum()} "
-        f"for s1 ≤ 0.6 (density {d_far:.3f})",
-        m2[near].sum() >= 5 and d_near >= 5 * d_far,
-        f"{n1}×{n1} grid, 8-neighbour strict minima, θ_random ~ U[0,1)^16 (key 7)"))
+    claims.append(
+        Claim(
+            f"{SRC} App. A.1, Fig. 7",
+            "On θ(s1,s2) = s1θ_true + s2θ_random the cost has many "
+            "neighbouring local minima in a region around θ_true",
+            "≥ 5 grid local minima within |s1−1| ≤ 0.3, |s2| ≤ 0.15, at ≥ 5× the density for s1 ≤ 0.6",
+            f"{m2[near].sum()} minima near θ_true (density {d_near:.3f}) vs {m2[far].sum()} "
+            f"for s1 ≤ 0.6 (density {d_far:.3f})",
+            m2[near].sum() >= 5 and d_near >= 5 * d_far,
+            f"{n1}×{n1} grid, 8-neighbour strict minima, θ_random ~ U[0,1)^16 (key 7)",
+        )
+    )
     fig, ax = plt.subplots(figsize=(7, 5))
     cs = ax.contourf(np.asarray(g1), np.asarray(g2), np.log10(grid.T + 1e-12), 60)
     ax.plot([1], [0], "r*")
@@ -150,8 +182,9 @@ def _theorem1(step, theta, x0, quick, metrics, claims, figs):
         def losses(th, y):
             return jnp.sum((cx.rnn.unroll(step, x0, th, n_max)[:, :2] - y) ** 2, axis=1)
 
-        r = cx.rnn.lipschitz_vs_length(losses, th0, y, jax.random.key(3), radius=1e-3,
-                                       num_samples=8 if quick else 32)
+        r = cx.rnn.lipschitz_vs_length(
+            losses, th0, y, jax.random.key(3), radius=1e-3, num_samples=8 if quick else 32
+        )
         xs = cx.rnn.unroll(step, x0, th0, 1000)
         log_lf = float(cx.rnn.entropy_bound(step, xs, th0).log_lipschitz)
         n = np.asarray(r.lengths)
@@ -167,20 +200,29 @@ def _theorem1(step, theta, x0, quick, metrics, claims, figs):
     figs["lipschitz_vs_length"] = fig
     r5, rate5, _ = out[0.5]
     g5 = np.asarray(r5.grad_norm)
-    claims.append(Claim(
-        f"{SRC} Thm 1 (L_f < 1 case)", "For a contractive LSTM (s = 0.5) the cost's Lipschitz "
-        "constant stays bounded in N", "max ‖∇V_N‖ for N > N_max/2 ≤ max for N ≤ N_max/2",
-        f"{g5[n_max // 2:].max():.3e} ≤ {g5[:n_max // 2].max():.3e}; fitted rate {rate5:+.4f}",
-        g5[n_max // 2:].max() <= g5[: n_max // 2].max(),
-        f"gradients by jacfwd at 8 points uniform in a ball of radius 1e-3, N = 1..{n_max}"))
+    claims.append(
+        Claim(
+            f"{SRC} Thm 1 (L_f < 1 case)",
+            "For a contractive LSTM (s = 0.5) the cost's Lipschitz constant stays bounded in N",
+            "max ‖∇V_N‖ for N > N_max/2 ≤ max for N ≤ N_max/2",
+            f"{g5[n_max // 2 :].max():.3e} ≤ {g5[: n_max // 2].max():.3e}; fitted rate {rate5:+.4f}",
+            g5[n_max // 2 :].max() <= g5[: n_max // 2].max(),
+            f"gradients by jacfwd at 8 points uniform in a ball of radius 1e-3, N = 1..{n_max}",
+        )
+    )
     r1, rate1, log_lf1 = out[1.0]
     lam1 = metrics["lambda1_s1_code_weights"]
-    claims.append(Claim(
-        f"{SRC} Thm 1 (L_f > 1 case)", "For the chaotic LSTM (s = 1) ‖∇V_N‖ grows exponentially, "
-        "no faster than L_f^{2N}", "0 < fitted rate ≤ 2 log L_f (and ≈ λ₁)",
-        f"rate {rate1:.3f} per step; λ₁ = {lam1:.3f}; 2 log L_f = {2 * log_lf1:.3f} "
-        f"(L_f ≥ max‖J_t‖₂ on the orbit)", 0 < rate1 <= 2 * log_lf1,
-        f"least-squares slope of log max‖∇V_N‖ over N = {lo + 1}..{n_max}"))
+    claims.append(
+        Claim(
+            f"{SRC} Thm 1 (L_f > 1 case)",
+            "For the chaotic LSTM (s = 1) ‖∇V_N‖ grows exponentially, no faster than L_f^{2N}",
+            "0 < fitted rate ≤ 2 log L_f (and ≈ λ₁)",
+            f"rate {rate1:.3f} per step; λ₁ = {lam1:.3f}; 2 log L_f = {2 * log_lf1:.3f} "
+            f"(L_f ≥ max‖J_t‖₂ on the orbit)",
+            0 < rate1 <= 2 * log_lf1,
+            f"least-squares slope of log max‖∇V_N‖ over N = {lo + 1}..{n_max}",
+        )
+    )
     metrics |= {"thm1_rate_s05": rate5, "thm1_rate_s1": rate1, "log_Lf_s1": log_lf1}
 
     fig, ax = plt.subplots(figsize=(7, 4))
@@ -192,7 +234,9 @@ def _theorem1(step, theta, x0, quick, metrics, claims, figs):
         ld, hd, sp = map(np.asarray, (eb.log_det, eb.hadamard, eb.spectral))
         llf = float(eb.log_lipschitz)
         tol = 1e-10
-        ok &= bool(np.all(ld <= hd + tol) and np.all(hd <= sp + tol) and np.all(sp <= 4 * llf + tol))
+        ok &= bool(
+            np.all(ld <= hd + tol) and np.all(hd <= sp + tol) and np.all(sp <= 4 * llf + tol)
+        )
         finite = np.isfinite(ld)
         worst = max(worst, float(np.max(ld[finite] - 4 * llf)) if finite.any() else -np.inf)
         t = np.arange(1, len(ld) + 1)
@@ -203,13 +247,19 @@ def _theorem1(step, theta, x0, quick, metrics, claims, figs):
     ax.legend(fontsize=7)
     ax.set_title("Entropy change bound (eq. 8–9)")
     figs["entropy_bound"] = fig
-    claims.append(Claim(
-        f"{SRC} §4, eq. (8)–(9)", "Per step, log|det J_t| ≤ Σ log‖v_i‖ ≤ N_x log L_f (so the "
-        "entropy changes by at most N_x log L_f)", "never above, for s ∈ {0.5, 1, 1.6}",
-        f"chain holds at every step: {ok}; max(log|det J_t| − N_x log L_f) = {worst:.3f}", ok,
-        "300 steps from x0; L_f estimated as max_t ‖J_t‖₂ on the same orbit; Jacobians by "
-        "jacfwd. (Eq. 9 prints H_t + N_x log L_f ≤ H_{t+1}; the change of variables gives "
-        "H_{t+1} = H_t + E log|det J_t| ≤ H_t + N_x log L_f, the direction checked here.)"))
+    claims.append(
+        Claim(
+            f"{SRC} §4, eq. (8)–(9)",
+            "Per step, log|det J_t| ≤ Σ log‖v_i‖ ≤ N_x log L_f (so the "
+            "entropy changes by at most N_x log L_f)",
+            "never above, for s ∈ {0.5, 1, 1.6}",
+            f"chain holds at every step: {ok}; max(log|det J_t| − N_x log L_f) = {worst:.3f}",
+            ok,
+            "300 steps from x0; L_f estimated as max_t ‖J_t‖₂ on the same orbit; Jacobians by "
+            "jacfwd. (Eq. 9 prints H_t + N_x log L_f ≤ H_{t+1}; the change of variables gives "
+            "H_{t+1} = H_t + E log|det J_t| ≤ H_t + N_x log L_f, the direction checked here.)",
+        )
+    )
 
 
 # -------------------------------------------------------------------- widely separated symbols
@@ -234,8 +284,10 @@ class _Net(eqx.Module):
 
 def _loss(net, u, y):
     logits = jax.vmap(net)(u)
-    return (optax.softmax_cross_entropy_with_integer_labels(logits, y).mean(),
-            jnp.mean(logits.argmax(-1) == y))
+    return (
+        optax.softmax_cross_entropy_with_integer_labels(logits, y).mean(),
+        jnp.mean(logits.argmax(-1) == y),
+    )
 
 
 def _train(seed, cfg, data):
@@ -243,7 +295,8 @@ def _train(seed, cfg, data):
     n = u.shape[0]
     spe = n // cfg["batch"]
     sched = optax.piecewise_constant_schedule(
-        cfg["lr"], {e * spe: 0.1 for e in cfg["decay_epochs"]})
+        cfg["lr"], {e * spe: 0.1 for e in cfg["decay_epochs"]}
+    )
     opt = optax.chain(optax.clip_by_global_norm(0.25), optax.adam(sched, b1=0.9, b2=0.999))
     net0 = _Net(cfg["hidden"], jax.random.key(1000 + seed))
     net, st = net0, opt.init(eqx.filter(net0, eqx.is_array))
@@ -272,6 +325,7 @@ def _interp(net_a, net_b, s):
     """θ(s) = s θ_a + (1 − s) θ_b on the array leaves."""
     pa, static = eqx.partition(net_a, eqx.is_array)
     pb = eqx.filter(net_b, eqx.is_array)
+
     def mix(a, b):
         w = jnp.asarray(s, a.dtype)
         return w * a + (1 - w) * b
@@ -281,14 +335,35 @@ def _interp(net_a, net_b, s):
 
 def _symbols(quick, metrics, claims, figs):
     if quick:
-        cfg = dict(length=40, windows=((3, 7), (15, 19)), n_train=500, n_val=500, lr=1e-2,
-                   epochs=50, seeds=4, hidden=50, batch=100, decay_epochs=())
+        cfg = dict(
+            length=40,
+            windows=((3, 7), (15, 19)),
+            n_train=500,
+            n_val=500,
+            lr=1e-2,
+            epochs=50,
+            seeds=4,
+            hidden=50,
+            batch=100,
+            decay_epochs=(),
+        )
     else:
-        cfg = dict(length=150, windows=((10, 19), (40, 49)), n_train=1000, n_val=1000, lr=1e-3,
-                   epochs=2500, seeds=4, hidden=50, batch=100, decay_epochs=(500, 1000, 2000))
+        cfg = dict(
+            length=150,
+            windows=((10, 19), (40, 49)),
+            n_train=1000,
+            n_val=1000,
+            lr=1e-3,
+            epochs=2500,
+            seeds=4,
+            hidden=50,
+            batch=100,
+            decay_epochs=(500, 1000, 2000),
+        )
     metrics["symbols_config"] = {k: v for k, v in cfg.items()}
-    mk = lambda k, n: widely_separated_symbols(jax.random.key(k), n, cfg["length"],
-                                               cfg["windows"], dtype=jnp.float32)
+    mk = lambda k, n: widely_separated_symbols(
+        jax.random.key(k), n, cfg["length"], cfg["windows"], dtype=jnp.float32
+    )
     data = (*mk(11, cfg["n_train"]), *mk(12, cfg["n_val"]))
     runs = [_train(sd, cfg, data) for sd in range(cfg["seeds"])]
     finals = [(float(h[-1, 0]), float(h[-1, 1])) for _, _, h in runs]
@@ -308,14 +383,20 @@ def _symbols(quick, metrics, claims, figs):
     good, bad = int(np.argmax(val)), int(np.argmin(val))
     succeeded = bool(val.max() >= 0.95)
     failed = bool(np.any((trn >= 0.9) & (val <= 0.3)) or np.any(val <= 0.3))
-    claims.append(Claim(
-        f"{SRC} §5, Fig. 3", "Training on widely separated symbols succeeds or fails depending on "
-        "the initial weights", "some starts reach ≈100% validation accuracy, others stay ≤ 25–30%",
-        "final (train, val) accuracy per start: "
-        + ", ".join(f"({t:.2f}, {v:.2f})" for t, v in finals), succeeded and failed,
-        f"{cfg['seeds']} starts; LSTM hidden {cfg['hidden']}, Adam lr {cfg['lr']}, clip 0.25, "
-        f"batch {cfg['batch']}, {cfg['epochs']} epochs, length {cfg['length']}, windows "
-        f"{cfg['windows']}; pass needs one start ≥ 95% and one ≤ 30% validation accuracy"))
+    claims.append(
+        Claim(
+            f"{SRC} §5, Fig. 3",
+            "Training on widely separated symbols succeeds or fails depending on "
+            "the initial weights",
+            "some starts reach ≈100% validation accuracy, others stay ≤ 25–30%",
+            "final (train, val) accuracy per start: "
+            + ", ".join(f"({t:.2f}, {v:.2f})" for t, v in finals),
+            succeeded and failed,
+            f"{cfg['seeds']} starts; LSTM hidden {cfg['hidden']}, Adam lr {cfg['lr']}, clip 0.25, "
+            f"batch {cfg['batch']}, {cfg['epochs']} epochs, length {cfg['length']}, windows "
+            f"{cfg['windows']}; pass needs one start ≥ 95% and one ≤ 30% validation accuracy",
+        )
+    )
 
     # Fig. 5/8/9: orbit diagrams under constant inputs along θ(s) = sθ_init + (1−s)θ_final.
     hid = cfg["hidden"]
@@ -335,16 +416,27 @@ def _symbols(quick, metrics, claims, figs):
         net0, net1, _ = runs[idx]
         for row, sym in enumerate((0, 1, 2)):
             u = jnp.zeros(6, jnp.float32).at[sym].set(1.0)
-            d = cx.rnn.orbit_diagram(step, lambda s: (_interp(net0, net1, s), u), s_grid, x0s,
-                                     steps, burn, observe=lambda x: x[:hid])
-            y0 = jax.vmap(lambda s, hs: jnp.einsum("mth,h->mt", hs, _interp(net0, net1, s)
-                                                   .out.weight[0]) + _interp(net0, net1, s)
-                          .out.bias[0])(s_grid, d.points)  # (S, M, T): first network output
+            d = cx.rnn.orbit_diagram(
+                step,
+                lambda s: (_interp(net0, net1, s), u),
+                s_grid,
+                x0s,
+                steps,
+                burn,
+                observe=lambda x: x[:hid],
+            )
+            y0 = jax.vmap(
+                lambda s, hs: (
+                    jnp.einsum("mth,h->mt", hs, _interp(net0, net1, s).out.weight[0])
+                    + _interp(net0, net1, s).out.bias[0]
+                )
+            )(s_grid, d.points)  # (S, M, T): first network output
             y0 = np.asarray(y0)
             spreads[(lab, names[row])] = float(np.ptp(y0[0]))  # at s = 0 (θ_final)
             for m in range(y0.shape[1]):
-                ax[row, col].scatter(np.repeat(np.asarray(s_grid), y0.shape[2]), y0[:, m].ravel(),
-                                     s=0.1, c=f"C{m}")
+                ax[row, col].scatter(
+                    np.repeat(np.asarray(s_grid), y0.shape[2]), y0[:, m].ravel(), s=0.1, c=f"C{m}"
+                )
             ax[row, col].set_ylabel(f"input {names[row]}")
         ax[0, col].set_title(f"{lab} run (start {idx}): first output")
         ax[2, col].set_xlabel("s  (θ = sθ_init + (1−s)θ_final)")
@@ -352,24 +444,32 @@ def _symbols(quick, metrics, claims, figs):
     metrics["symbols_output_spread_at_final"] = {f"{k[0]}/{k[1]}": v for k, v in spreads.items()}
     sp_pq = max(spreads[("good", "p")], spreads[("good", "q")])
     sp_a = spreads[("good", "a")]
-    claims.append(Claim(
-        f"{SRC} §5, Fig. 5, 8", "In the good run, a constant relevant symbol drives the network to "
-        "a fixed point, a constant distractor leaves distinct (remembered) values",
-        "spread of the first output over starts/time at θ_final: input a ≥ 10× inputs p, q",
-        f"spread p/q = {sp_pq:.2e}, a = {sp_a:.2e} (start {good})", sp_a >= 10 * sp_pq,
-        f"8 random starts in [-1,1]^{2 * hid}, {steps} steps, last {steps - burn} kept"))
+    claims.append(
+        Claim(
+            f"{SRC} §5, Fig. 5, 8",
+            "In the good run, a constant relevant symbol drives the network to "
+            "a fixed point, a constant distractor leaves distinct (remembered) values",
+            "spread of the first output over starts/time at θ_final: input a ≥ 10× inputs p, q",
+            f"spread p/q = {sp_pq:.2e}, a = {sp_a:.2e} (start {good})",
+            sp_a >= 10 * sp_pq,
+            f"8 random starts in [-1,1]^{2 * hid}, {steps} steps, last {steps - burn} kept",
+        )
+    )
 
     # Fig. 4: cost on training and validation data along θ(s).
-    s_line = jnp.linspace(0.0, 1.0, 60 if quick else 200, dtype=jnp.float32)
+    s_line = jnp.linspace(0.0, 1.0, 200, dtype=jnp.float32)
     k = 200 if quick else cfg["n_train"]
     fig, ax = plt.subplots(1, 2, figsize=(11, 4))
     counts = {}
     for col, (lab, idx) in enumerate((("good", good), ("bad", bad))):
         net0, net1, _ = runs[idx]
-        for (uu, yy), nm in (((data[0][:k], data[1][:k]), "train"),
-                             ((data[2][:k], data[3][:k]), "validation")):
-            v = np.asarray(jax.jit(jax.vmap(lambda s: _loss(_interp(net0, net1, s), uu, yy)[0]))(
-                s_line))
+        for (uu, yy), nm in (
+            ((data[0][:k], data[1][:k]), "train"),
+            ((data[2][:k], data[3][:k]), "validation"),
+        ):
+            v = np.asarray(
+                jax.jit(jax.vmap(lambda s: _loss(_interp(net0, net1, s), uu, yy)[0]))(s_line)
+            )
             counts[(lab, nm)] = int(np.asarray(local_minima(jnp.asarray(v))).sum())
             ax[col].plot(np.asarray(s_line), v, label=nm)
         ax[col].set_title(f"{lab} run: cost along θ(s)")
@@ -378,11 +478,17 @@ def _symbols(quick, metrics, claims, figs):
     figs["symbols_cost_line"] = fig
     metrics["symbols_cost_line_local_minima"] = {f"{a}/{b}": v for (a, b), v in counts.items()}
     n_min = [counts[("good", "train")], counts[("bad", "train")]]
-    claims.append(Claim(
-        f"{SRC} §5, Fig. 4", "The training cost between θ_init and θ_final is intricate, with "
-        "several local minima, in both runs", "≥ 2 interior local minima on the training cost",
-        f"good run: {n_min[0]}, bad run: {n_min[1]} local minima on {len(s_line)} points",
-        min(n_min) >= 2, f"cross-entropy on {k} training sequences at each s"))
+    claims.append(
+        Claim(
+            f"{SRC} §5, Fig. 4",
+            "The training cost between θ_init and θ_final is intricate, with "
+            "several local minima, in both runs",
+            "≥ 2 interior local minima on the training cost",
+            f"good run: {n_min[0]}, bad run: {n_min[1]} local minima on {len(s_line)} points",
+            min(n_min) >= 2,
+            f"cross-entropy on {k} training sequences at each s",
+        )
+    )
     return cfg
 
 
@@ -406,11 +512,14 @@ def run(quick: bool = True) -> Result:
         "gradients by forward mode. Entropy: Jacobians along 300 steps. Separated symbols: "
         f"LSTM hidden {cfg['hidden']} + linear, Adam, clip 0.25, batch 100, "
         f"{cfg['seeds']} starts. "
-        + ("Quick mode shrinks this task to length 40, windows [3,7] and [15,19], 500+500 "
-           "sequences, lr 1e-2 (no decay), 50 epochs, so that real training fits in about a "
-           "minute on a CPU; the seed uses length 150, windows [10,19], [40,49], 1000+1000 "
-           "sequences, lr 1e-3 divided by 10 at epochs 500/1000/2000 (the full mode)."
-           if quick else "Full mode uses the seed's sizes (length 150, 1000+1000 sequences, "
-           "lr 1e-3 with decay at 500/1000/2000 epochs, 2500 epochs).")
+        + (
+            "Quick mode shrinks this task to length 40, windows [3,7] and [15,19], 500+500 "
+            "sequences, lr 1e-2 (no decay), 50 epochs, so that real training fits in about a "
+            "minute on a CPU; the seed uses length 150, windows [10,19], [40,49], 1000+1000 "
+            "sequences, lr 1e-3 divided by 10 at epochs 500/1000/2000 (the full mode)."
+            if quick
+            else "Full mode uses the seed's sizes (length 150, 1000+1000 sequences, "
+            "lr 1e-3 with decay at 500/1000/2000 epochs, 2500 epochs)."
+        )
     )
     return Result(claims=claims, figures=figs, metrics=metrics, method=method)
