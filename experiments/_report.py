@@ -153,3 +153,44 @@ Environment: {e(', '.join(f'{k} {v}' for k, v in env.items()))}.</p>
 <table><tr><th>experiment</th><th>source</th><th>statement</th><th>expected</th><th>measured</th>
 <th>result</th></tr>{rows}</table>{''.join(body)}</body></html>"""
     (out / "index.html").write_text(page)
+
+
+def write_docs_page(out: Path, docs: Path, sections: list[dict], mode: str, env: dict) -> None:
+    """Write `docs/reproducing.md` (claims table, method paragraphs, figures copied to
+    `docs/reproductions/<experiment>/`) from a finished run."""
+    import shutil
+
+    dest = docs / "reproductions"
+    claims = [{"experiment": s["name"]} | c.to_dict()
+              for s in sections if s["result"] for c in s["result"].claims]
+    n_pass = sum(c["passed"] for c in claims)
+    lines = [
+        "# Reproducing the papers",
+        "",
+        "Every quantitative claim of the five source documents that contractax checks, as measured by",
+        f"`python -m experiments.run all --{mode}` ({n_pass} of {len(claims)} pass; "
+        f"{', '.join(f'{k} {v}' for k, v in env.items())}). `make demo` regenerates this table in",
+        "`results/REPORT.md` and `results/index.html`; `make full` runs the papers' sizes.",
+        "",
+        "| experiment | source | statement | expected | measured | result |",
+        "|---|---|---|---|---|---|",
+    ]
+    for c in claims:
+        verdict = "PASS" if c["passed"] else "**FAIL**"
+        lines.append(
+            f"| {c['experiment']} | {_md_escape(c['source'])} | {_md_escape(c['statement'])} | "
+            f"{_md_escape(c['expected'])} | {_md_escape(c['measured'])} | {verdict} |"
+        )
+    lines.append("")
+    for s in sections:
+        lines += [f"## {s['name']}: {s['title']}", ""]
+        if s["error"]:
+            lines += ["The experiment raised an error in this run; see `results/REPORT.md`.", ""]
+            continue
+        if s["result"].method:
+            lines += [s["result"].method, ""]
+        (dest / s["name"]).mkdir(parents=True, exist_ok=True)
+        for fname in s["figure_files"]:
+            shutil.copy(out / s["name"] / fname, dest / s["name"] / fname)
+            lines += [f"![{fname}](reproductions/{s['name']}/{fname})", ""]
+    (docs / "reproducing.md").write_text("\n".join(lines))

@@ -18,7 +18,7 @@ import traceback
 from pathlib import Path
 
 import experiments
-from experiments._report import to_jsonable, write_report
+from experiments._report import to_jsonable, write_docs_page, write_report
 
 ORDER = ["lognorms", "fixed_points", "implicit_robustness", "flynn_timescale", "step_size",
          "rnn_memory", "deq_ntk"]
@@ -37,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     mode.add_argument("--quick", action="store_true", default=True)
     mode.add_argument("--full", action="store_true")
     parser.add_argument("--out", default="results")
+    parser.add_argument("--docs", default=None,
+                        help="also write DOCS/reproducing.md with the table and figures")
     parser.add_argument("--x64", action="store_true", default=True,
                         help="run in float64 (theorem checks); on by default")
     args = parser.parse_args(argv)
@@ -88,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     env = {"python": platform.python_version(), "jax": jax.__version__,
            "backend": jax.default_backend(), "machine": platform.machine()}
     write_report(out, sections, "quick" if quick else "full", env)
+    if args.docs:
+        write_docs_page(out, Path(args.docs), sections, "quick" if quick else "full", env)
     print(f"wrote {out / 'REPORT.md'}, {out / 'index.html'}, {out / 'claims.json'}")
     return 1 if failed_runs else 0
 
