@@ -290,19 +290,25 @@ def test_gradients_match_finite_differences_all_models(getkey):
 
 
 def test_monotone_deq_fixed_point_and_l2_lipschitz(getkey):
-    net = cx.models.MonotoneDEQ(M, N, Q, m=0.2, scale=1.0, key=getkey())
+    net = cx.models.MonotoneDEQ(M, N, Q, m=0.5, scale=0.5, max_steps=3000, key=getkey())
     x = _rand(41, (8, M), 2.0)
     dx = _rand(42, (8, M), 0.1)
+    a_fb = float(1.5 * net.m / net.operator_norm() ** 2)  # inside (0, 2m/L²)
 
     @eqx.filter_jit
     def run(net, x, dx):
         sol = jax.vmap(net.equilibrium)(x)
         pic = jax.vmap(lambda u: net.equilibrium(u, solver=cx.Picard()))(x)
+        fb = jax.vmap(lambda u: net.equilibrium(u, solver=cx.solvers.ForwardBackward(a_fb)))(x)
+        pr = [
+            jax.vmap(lambda u, a=a: net.equilibrium(u, solver=cx.solvers.PeacemanRachford(a)))(x)
+            for a in (0.3, 5.0)
+        ]
         y1 = sol.value @ net.C.T + net.c[None, :]
         y2 = jax.vmap(net)(x + dx)
-        return sol, pic, y1, y2
+        return sol, pic, fb, pr, y1, y2
 
-    sol, pic, y1, y2 = run(net, x, dx)
+    sol, pic, fb, pr, y1, y2 = run(net, x, dx)
     assert bool(jnp.all(sol.result == cx.RESULTS.successful))
     z = sol.value
     np.testing.assert_allclose(
@@ -312,6 +318,10 @@ def test_monotone_deq_fixed_point_and_l2_lipschitz(getkey):
     assert bool(
         jnp.all(jnp.linalg.norm(pic.value - z, axis=-1) <= pic.stats["error_bound"] + 1e-10)
     )
+    # forward-backward (α < 2m/L²), Peaceman-Rachford (any α) and Anderson agree
+    for other in (fb, *pr):
+        assert bool(jnp.all(other.result == cx.RESULTS.successful))
+        np.testing.assert_allclose(other.value, z, atol=1e-8)
     # ℓ2 Lipschitz bound ‖C‖‖U‖/m on random pairs, and its ℓ∞ version
     r2 = jnp.linalg.norm(y1 - y2, axis=-1) / jnp.linalg.norm(dx, axis=-1)
     rinf = jnp.max(jnp.abs(y1 - y2), -1) / jnp.max(jnp.abs(dx), -1)
@@ -329,25 +339,29 @@ def test_firing_rate_rate_and_equilibrium(getkey):
     # exact rate over the slope box = worst vertex, by enumeration of the 2^4 vertices
     import itertools
 
-    C = jnp.diag(net.c)
-    worst = max(
-        float(cx.norms.lognorm(-C + jnp.diag(jnp.array(v, float)) @ net.A, jnp.inf))
-        for v in itertools.product([0.0, 1.0], repeat=4)
-    )
+    V = jnp.array(list(itertools.product([0.0, 1.0], repeat=4)))
+    mats = -jnp.diag(net.c)[None] + V[:, :, None] * net.A[None]
+    worst = float(jnp.max(cx.norms.lognorm(mats, jnp.inf)))
     assert float(net.rate(jnp.inf)) == pytest.approx(-worst, rel=1e-12)
     assert float(net.rate(jnp.inf)) > 0
     u = jnp.array([0.3, -1.0, 2.0])
-    sol = eqx.filter_jit(net.equilibrium)(u)
+
+    @eqx.filter_jit
+    def run(net, u):
+        sol = net.equilibrium(u)
+        J = jax.jacfwd(lambda v: net.equilibrium(v).value)(u)
+        Jx = jax.jacfwd(net.vector_field)(sol.value, u)
+        Ju = jax.jacfwd(net.vector_field, argnums=1)(sol.value, u)
+        return sol, net.vector_field(sol.value, u), J, -jnp.linalg.solve(Jx, Ju)
+
+    sol, f_star, J, J_ift = run(net, u)
     assert sol.result == cx.RESULTS.successful
     # f(x*) = 0 and f is ℓ-Lipschitz, so ‖f(x)‖∞ ≤ ℓ ‖x - x*‖∞ ≤ ℓ · error_bound
     bound = float(sol.stats["error_bound"])
     assert bound < 1e-5
-    assert float(jnp.max(jnp.abs(net.vector_field(sol.value, u)))) <= float(net.lipschitz()) * bound
+    assert float(jnp.max(jnp.abs(f_star))) <= float(net.lipschitz()) * bound
     # derivative of the equilibrium w.r.t. the input: -(∂f/∂x)^{-1} ∂f/∂u
-    J = jax.jacfwd(lambda v: net.equilibrium(v).value)(u)
-    Jx = jax.jacfwd(net.vector_field)(sol.value, u)
-    Ju = jax.jacfwd(net.vector_field, argnums=1)(sol.value, u)
-    np.testing.assert_allclose(J, -jnp.linalg.solve(Jx, Ju), atol=1e-6)
+    np.testing.assert_allclose(J, J_ift, atol=1e-6)
 
 
 # ----------------------------------------------------------------------------- DEQ

@@ -168,6 +168,7 @@ class MonotoneDEQ(eqx.Module):
         return solvers.monotone_solve(
             self.W,
             self.U @ x + self.b,
+            _relu_prox,
             z0,
             solver=solver,
             tol=self.tol,
@@ -178,6 +179,11 @@ class MonotoneDEQ(eqx.Module):
     def __call__(self, x: Float[Array, " d"]) -> Float[Array, " q"]:
         """Output $y = Cz^\\star + c$ for one input `x`."""
         return self.C @ self.equilibrium(x).value + self.c
+
+
+def _relu_prox(v, alpha):
+    # ReLU is the proximal operator of the indicator of the non-negative orthant, for every α
+    return jax.nn.relu(v)
 
 
 def _fb(z, args):

@@ -1,0 +1,103 @@
+"""Tests of contractax.train: the optax loop, ℓ∞ PGD, certified radii from Lipschitz bounds."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import contractax as cx
+
+
+class _Linear(eqx.Module):
+    W: jax.Array
+    c: jax.Array
+
+    def __call__(self, u):
+        return self.W @ u + self.c
+
+    def lipschitz_bound(self):
+        # ℓ∞ → ℓ∞ operator norm: max row sum of |W|
+        return jnp.max(jnp.sum(jnp.abs(self.W), axis=1))
+
+
+def _blobs(n=60):
+    key = jax.random.PRNGKey(0)
+    y = jnp.arange(n) % 3
+    centres = jnp.array([[0.2, 0.2], [0.8, 0.2], [0.5, 0.8]])
+    x = centres[y] + 0.05 * jax.random.normal(key, (n, 2))
+    return x, y
+
+
+def test_cross_entropy_matches_manual():
+    m = _Linear(jnp.array([[1.0, -2.0], [0.5, 0.0], [0.0, 1.0]]), jnp.array([0.1, 0.0, -0.2]))
+    x = jnp.array([[0.3, 0.4], [1.0, -1.0]])
+    y = jnp.array([2, 0])
+    z = x @ m.W.T + m.c[None, :]
+    manual = -jnp.mean(jnp.log(jax.nn.softmax(z)[jnp.arange(2), y]))
+    assert float(cx.train.cross_entropy(m, x, y)) == pytest.approx(float(manual), rel=1e-12)
+    assert float(jax.jit(cx.train.cross_entropy)(m, x, y)) == pytest.approx(float(manual))
+
+
+def test_train_loop_fits_and_records_history():
+    x, y = _blobs()
+    m0 = _Linear(jnp.zeros((3, 2)), jnp.zeros(3))
+    evals = []
+    m, hist = cx.train.train(
+        m0,
+        x,
+        y,
+        optimizer=optax.adam(0.1),
+        epochs=30,
+        batch_size=16,
+        key=jax.random.PRNGKey(1),
+        eval_fn=lambda m: evals.append(1) or 0,
+        progress=False,
+    )
+    assert hist.loss.shape == (30,) and len(hist.evals) == 30 and len(evals) == 30
+    assert hist.loss[-1] < 0.5 * hist.loss[0]
+    assert cx.train.accuracy(m, x, y) == 1.0
+
+
+def test_pgd_reaches_the_worst_vertex_of_a_linear_model():
+    # Two classes, linear logits: the CE loss decreases with the margin (w_y - w_o)·u, so the
+    # worst point of the ε-box is u - ε sign(w_y - w_o), which sign-gradient ascent reaches.
+    W = jnp.array([[1.0, -2.0, 0.5], [-0.5, 1.0, 2.0]])
+    m = _Linear(W, jnp.zeros(2))
+    u = jnp.array([0.3, 0.7, 0.1])
+    eps = 0.05
+    adv = jax.jit(lambda u: cx.train.pgd_attack(m, u, 0, eps, steps=10, lower=None, upper=None))(u)
+    np.testing.assert_allclose(adv, u - eps * jnp.sign(W[0] - W[1]), atol=1e-12)
+    # box constraints and the random start keep the iterate feasible
+    us = jax.random.uniform(jax.random.PRNGKey(2), (5, 3))
+    keys = jax.random.split(jax.random.PRNGKey(3), 5)
+    advs = jax.vmap(lambda u, k: cx.train.pgd_attack(m, u, 1, 0.2, key=k))(us, keys)
+    assert bool(jnp.all(jnp.abs(advs - us) <= 0.2 + 1e-12))
+    assert bool(jnp.all((advs >= 0) & (advs <= 1)))
+
+
+def test_certified_radius_closed_form_and_soundness():
+    logits = jnp.array([[3.0, 1.0, 0.5], [0.0, 2.0, 1.0], [1.0, 1.0, 4.0]])
+    labels = jnp.array([0, 2, 2])
+    r = jax.jit(cx.train.certified_radius)(logits, labels, 2.0)
+    np.testing.assert_allclose(r, [2.0 / 4.0, 0.0, 3.0 / 4.0])
+    np.testing.assert_allclose(cx.train.logit_margin(logits, labels), [2.0, -1.0, 3.0])
+    np.testing.assert_allclose(
+        cx.train.certified_accuracy(logits, labels, 2.0, [0.0, 0.6, 1.0]), [2 / 3, 1 / 3, 0.0]
+    )
+    # soundness: within the certified radius even PGD cannot change the prediction,
+    # and certified accuracy ≤ PGD accuracy ≤ clean accuracy
+    x, y = _blobs(30)
+    m = _Linear(jnp.array([[-4.0, -3.0], [4.0, -3.0], [0.0, 5.0]]), jnp.array([3.0, -1.0, -2.0]))
+    logits = jax.vmap(m)(x)
+    radii = cx.train.certified_radius(logits, y, m.lipschitz_bound())
+    adv = jax.vmap(lambda u, lab, e: cx.train.pgd_attack(m, u, lab, e, lower=None, upper=None))(
+        x, y, 0.999 * radii
+    )
+    keep = radii > 0
+    assert bool(jnp.all(jnp.argmax(jax.vmap(m)(adv), -1)[keep] == y[keep]))
+    rep = cx.train.robustness_report(m, x, y, [0.0, 0.05, 0.2], pgd_steps=10)
+    assert np.all(rep["certified"] <= rep["pgd"] + 1e-12)
+    assert np.all(rep["pgd"] <= rep["clean"] + 1e-12)
+    assert rep["lipschitz"] == pytest.approx(float(m.lipschitz_bound()))
