@@ -469,9 +469,7 @@ def identity_init_rate(lam, L: int, delta) -> Float[Array, "*batch"]:
     return jnp.where(big, b_big, b_small)
 
 
-def relu_step_bound(
-    xs: Float[Array, "N n"], predictions: Float[Array, "M m"]
-) -> Float[Array, ""]:
+def relu_step_bound(xs: Float[Array, "N n"], predictions: Float[Array, "M m"]) -> Float[Array, ""]:
     """Theorem 4: the largest step size at which a two-layer ReLU solution can be stable,
     $1 / \\max_i \\|x_i\\|_2\\,\\|\\hat f(x_i)\\|_2$.
 

@@ -82,8 +82,14 @@ def test_run_quadratic_closed_form_vmap_and_grad():
 
 
 def test_run_record_projection_and_errors():
-    traj = cx.gd.run(lambda x: jnp.sum(x**2), jnp.ones(4), 0.25, 6,
-                     record=lambda x, args: x[0], record_loss=False)
+    traj = cx.gd.run(
+        lambda x: jnp.sum(x**2),
+        jnp.ones(4),
+        0.25,
+        6,
+        record=lambda x, args: x[0],
+        record_loss=False,
+    )
     np.testing.assert_allclose(traj.values, 0.5 ** jnp.arange(1, 7))
     assert traj.loss is None
     with pytest.raises(ValueError, match="multiple"):
@@ -113,10 +119,14 @@ def test_hvp_sharpness_lyapunov_radius_on_quadratics(getkey):
     v = jax.random.normal(getkey(), (6,))
     np.testing.assert_allclose(cx.gd.hvp(f, x, v, A), A @ v, rtol=1e-12)
     ev = jnp.linalg.eigvalsh(A)
-    np.testing.assert_allclose(jax.jit(cx.gd.sharpness, static_argnums=0)(f, x, A), ev[-1], rtol=1e-9)
+    np.testing.assert_allclose(
+        jax.jit(cx.gd.sharpness, static_argnums=0)(f, x, A), ev[-1], rtol=1e-9
+    )
     lrs = jnp.array([0.05, 0.2, 0.7])
     rad = jax.vmap(lambda lr: cx.gd.lyapunov_radius(f, x, lr, A))(lrs)
-    np.testing.assert_allclose(rad, jnp.max(jnp.abs(1 - lrs[:, None] * ev[None]), axis=1), rtol=1e-9)
+    np.testing.assert_allclose(
+        rad, jnp.max(jnp.abs(1 - lrs[:, None] * ev[None]), axis=1), rtol=1e-9
+    )
     # Krylov breakdown: two distinct eigenvalues in dimension 5 (fresh restart vectors)
     B = jnp.diag(jnp.array([2.0, 2.0, 2.0, -1.0, -1.0]))
     np.testing.assert_allclose(cx.gd.lyapunov_radius(f, jnp.ones(5), 1.5, B), 2.5, rtol=1e-9)
@@ -206,8 +216,7 @@ def test_lemma3_rate_bound_scalar():
     # L scalar layers w_i[0] = 1 on 1/2 (w_L...w_1 - lam)^2, delta = Lemma 3's delta_c
     L = 3
     for lam in (0.3, 2.5):
-        dc = (1 / (L * lam ** (2 * (L - 1) / L)) if lam >= 1
-              else (1 - lam ** (1 / L)) / (1 - lam))
+        dc = 1 / (L * lam ** (2 * (L - 1) / L)) if lam >= 1 else (1 - lam ** (1 / L)) / (1 - lam)
         beta = cx.gd.identity_init_rate(lam, L, dc)
         traj = cx.gd.run(lambda w: 0.5 * (jnp.prod(w) - lam) ** 2, jnp.ones(L), dc, 60)
         err = jnp.max(jnp.abs(traj.values - lam ** (1 / L)), axis=1)
@@ -234,8 +243,7 @@ def test_deep_linear_model_and_theorems_2_3(getkey):
         R = q @ jnp.diag(jnp.array(lams)) @ q.T
         d = cx.gd.identity_init_bound(R, 2)
         out = cx.gd.run(deep_linear_loss, DeepLinear([3, 3, 3]), d, 600, args=R).final
-        np.testing.assert_allclose(out.product(), q @ jnp.diag(jnp.array(target)) @ q.T,
-                                   atol=1e-8)
+        np.testing.assert_allclose(out.product(), q @ jnp.diag(jnp.array(target)) @ q.T, atol=1e-8)
     with pytest.raises(ValueError):
         DeepLinear([3, 2], init="identity")
     with pytest.raises(ValueError):

@@ -81,9 +81,7 @@ class DeepLinear(eqx.Module):
             init_fn = jax.nn.initializers.orthogonal(scale)
             self.weights = tuple(init_fn(k, (b, a), dtype) for k, (a, b) in zip(keys, pairs))
         else:
-            raise ValueError(
-                f"unknown init {init!r}; use 'identity', 'normal' or 'orthogonal'."
-            )
+            raise ValueError(f"unknown init {init!r}; use 'identity', 'normal' or 'orthogonal'.")
 
     @property
     def depth(self) -> int:
@@ -119,9 +117,7 @@ def _check_chain(ws) -> None:
             raise ValueError(f"each weight must be a matrix, got shape {w.shape}.")
     for a, b in zip(ws[:-1], ws[1:]):
         if b.shape[1] != a.shape[0]:
-            raise ValueError(
-                f"consecutive weights do not chain: {a.shape} followed by {b.shape}."
-            )
+            raise ValueError(f"consecutive weights do not chain: {a.shape} followed by {b.shape}.")
 
 
 def deep_linear_loss(model: DeepLinear, R: Float[Array, "m n"]) -> Float[Array, ""]:
