@@ -38,3 +38,6 @@ from ._solvers import (
 from ._solvers import (
     Relaxed as Relaxed,
 )
+from ._splitting import ForwardBackward as ForwardBackward
+from ._splitting import PeacemanRachford as PeacemanRachford
+from ._splitting import monotone_solve as monotone_solve

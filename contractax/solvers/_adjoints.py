@@ -49,12 +49,13 @@ def fixed_point_linear_solve(
     return solve
 
 
-def implicit_solve(forward: Callable, fn: Callable, z0, dyn, solve, transpose_solve):
+def implicit_solve(forward: Callable, fn: Callable, z0, dyn, make_solves: Callable):
     """Differentiate `forward(z0, dyn) -> (z, *aux)` through z = fn(z, dyn) implicitly.
 
     The tangent is ż = (I − ∂f/∂z)⁻¹ (∂f/∂θ) θ̇ computed by `lax.custom_linear_solve(matvec,
-    rhs, solve, transpose_solve)`; `solve(matvec, b)` and `transpose_solve(vecmat, c)` may be
-    exact, iterative or approximate (Jacobian-free, Neumann).
+    rhs, solve, transpose_solve)` with `(solve, transpose_solve) = make_solves(z, dyn)`;
+    `solve(matvec, b)` and `transpose_solve(vecmat, c)` may be exact, iterative or approximate
+    (Jacobian-free, Neumann); they are not differentiated (JAX differentiates `matvec`).
     """
 
     @jax.custom_jvp
@@ -69,6 +70,7 @@ def implicit_solve(forward: Callable, fn: Callable, z0, dyn, solve, transpose_so
         z = out[0]
         _, jvp_z = jax.linearize(lambda x: fn(x, dyn), z)
         _, rhs = jax.jvp(lambda d: fn(z, d), (dyn,), (tdyn,))
+        solve, transpose_solve = make_solves(z, dyn)
         dz = lax.custom_linear_solve(lambda v: v - jvp_z(v), rhs, solve, transpose_solve)
         return out, (dz,) + tuple(_zero_tangent(o) for o in out[1:])
 
@@ -91,8 +93,8 @@ class AbstractAdjoint(eqx.Module):
             z, _, status, k, r, zn = iterate(fn, solver, z0, dyn, tol, max_steps, norm)
             return z, status, k, r, zn
 
-        s, ts = self.linear_solves(solver, tol, max_steps, norm, throw)
-        return implicit_solve(forward, fn, z0, dyn, s, ts)
+        solves = self.linear_solves(solver, tol, max_steps, norm, throw)
+        return implicit_solve(forward, fn, z0, dyn, lambda z, d: solves)
 
 
 class ImplicitAdjoint(AbstractAdjoint):

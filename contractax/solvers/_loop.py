@@ -75,7 +75,7 @@ def iterate(
     carry = (
         z0,
         fz0,
-        solver.init(z0, fz0),
+        solver.init(z0, fz0, args),
         jnp.array(0, jnp.int32),
         r0,
         zn0,
@@ -84,7 +84,7 @@ def iterate(
 
     def body(c):
         z, fz, state, k, _, _, _ = c
-        z_new, state = solver.step(z, fz, state)
+        z_new, state = solver.step(z, fz, state, args)
         fz_new = fn(z_new, args)
         r = sg(norm(fz_new - z_new))
         zn = sg(norm(z_new))

@@ -16,13 +16,35 @@ from jaxtyping import Array, Float
 Vec = Float[Array, " n"]
 
 
-class AbstractSolver(eqx.Module):
-    """A fixed-point iteration z_{k+1} = step(z_k, f(z_k), state)."""
+def _spd_solve(H, b):
+    """Solve H x = b for a small SPD matrix by an unrolled Cholesky factorisation.
 
-    def init(self, z: Vec, fz: Vec) -> Any:
+    Plain elementwise ops (no LAPACK call), so XLA fuses them and `vmap` over a batch of
+    problems stays cheap; m is the (static) Anderson history.
+    """
+    m = H.shape[0]
+    L = [[None] * m for _ in range(m)]
+    for j in range(m):
+        s = H[j, j] - sum(L[j][k] * L[j][k] for k in range(j))
+        L[j][j] = jnp.sqrt(jnp.maximum(s, jnp.finfo(H.dtype).tiny))
+        for i in range(j + 1, m):
+            L[i][j] = (H[i, j] - sum(L[i][k] * L[j][k] for k in range(j))) / L[j][j]
+    y = [None] * m
+    for i in range(m):
+        y[i] = (b[i] - sum(L[i][k] * y[k] for k in range(i))) / L[i][i]
+    x = [None] * m
+    for i in reversed(range(m)):
+        x[i] = (y[i] - sum(L[k][i] * x[k] for k in range(i + 1, m))) / L[i][i]
+    return jnp.stack(x)
+
+
+class AbstractSolver(eqx.Module):
+    """A fixed-point iteration z_{k+1} = step(z_k, f(z_k), state, args)."""
+
+    def init(self, z: Vec, fz: Vec, args: Any = None) -> Any:
         return None
 
-    def step(self, z: Vec, fz: Vec, state: Any) -> tuple[Vec, Any]:
+    def step(self, z: Vec, fz: Vec, state: Any, args: Any = None) -> tuple[Vec, Any]:
         raise NotImplementedError
 
 
@@ -36,7 +58,7 @@ class Picard(AbstractSolver):
     Source: seed 001 §"On fixed point algorithms and Banach contractions".
     """
 
-    def step(self, z, fz, state):
+    def step(self, z, fz, state, args=None):
         return fz, state
 
 
@@ -60,7 +82,7 @@ class Relaxed(AbstractSolver):
         if not isinstance(self.alpha, (int, float)) or not 0.0 < self.alpha <= 1.0:
             raise ValueError(f"Relaxed(alpha) needs 0 < alpha <= 1, got alpha={self.alpha!r}.")
 
-    def step(self, z, fz, state):
+    def step(self, z, fz, state, args=None):
         return z + self.alpha * (fz - z), state
 
 
@@ -96,38 +118,43 @@ class Anderson(AbstractSolver):
         if not self.ridge >= 0.0:
             raise ValueError(f"Anderson(ridge) must be >= 0, got {self.ridge!r}.")
 
-    def init(self, z, fz):
+    def init(self, z, fz, args=None):
         m, n = self.history, z.shape[0]
         return dict(
-            x=jnp.zeros((m, n), z.dtype),
             f=jnp.zeros((m, n), z.dtype),
+            g=jnp.zeros((m, n), z.dtype),
             gram=jnp.zeros((m, m), z.dtype),
             count=jnp.array(0, jnp.int32),
         )
 
-    def step(self, z, fz, state):
+    def step(self, z, fz, state, args=None):
         m, beta = self.history, self.mixing
         count = state["count"]
         slot = count % m
-        x = state["x"].at[slot].set(z)
-        f = state["f"].at[slot].set(fz)
         g = fz - z
-        row = (f - x) @ g
+        # one-hot selects instead of scatters: cheap under vmap, where `slot` is batched
+        hot = jnp.arange(m) == slot
+        f = jnp.where(hot[:, None], fz[None, :], state["f"])
+        G = jnp.where(hot[:, None], g[None, :], state["g"])
         filled = jnp.arange(m) < jnp.minimum(count + 1, m)
-        row = jnp.where(filled, row, 0.0)
-        gram = state["gram"].at[slot, :].set(row).at[:, slot].set(row)
-        both = filled[:, None] & filled[None, :]
-        gm = jnp.where(both, gram, 0.0)
-        scale = jnp.max(jnp.where(filled, jnp.diagonal(gm), 0.0))
+        row = jnp.where(filled, G @ g, 0.0)
+        gram = jnp.where(hot[:, None], row[None, :], state["gram"])
+        gram = jnp.where(hot[None, :], row[:, None], gram)
+        gm = jnp.where(filled[:, None] & filled[None, :], gram, 0.0)
+        scale = jnp.max(jnp.diagonal(gm))
         tiny = jnp.finfo(z.dtype).tiny
         diag = jnp.where(filled, self.ridge * scale + tiny, 1.0)
-        a = jnp.linalg.solve(gm + jnp.diag(diag), filled.astype(z.dtype))
+        a = _spd_solve(gm + jnp.diag(diag), filled.astype(z.dtype))
         alpha = a / jnp.sum(a)
         ok = jnp.all(jnp.isfinite(alpha)) & (jnp.sum(jnp.abs(alpha)) < 1e4)
         alpha = jnp.where(ok, alpha, 0.0)
-        mixed = alpha @ (beta * f + (1.0 - beta) * x)
-        z_new = jnp.where(ok, mixed, z + beta * g)
-        new = dict(x=x, f=f, gram=gram, count=jnp.where(ok, count + 1, 0))
+        mixed = alpha @ f  # sum_i alpha_i (beta f_i + (1 - beta) x_i), x_i = f_i - g_i
+        fallback = fz
+        if beta != 1.0:
+            mixed = mixed - (1.0 - beta) * (alpha @ G)
+            fallback = z + beta * g
+        z_new = jnp.where(ok, mixed, fallback)
+        new = dict(f=f, g=G, gram=gram, count=jnp.where(ok, count + 1, 0))
         return z_new, new
 
 
@@ -153,7 +180,7 @@ class Broyden(AbstractSolver):
         if not isinstance(self.memory, int) or self.memory < 1:
             raise ValueError(f"Broyden(memory) must be a positive int, got {self.memory!r}.")
 
-    def init(self, z, fz):
+    def init(self, z, fz, args=None):
         m, n = self.memory, z.shape[0]
         return dict(
             u=jnp.zeros((m, n), z.dtype),
@@ -164,13 +191,15 @@ class Broyden(AbstractSolver):
             has_prev=jnp.array(False),
         )
 
-    def step(self, z, fz, state):
+    def step(self, z, fz, state, args=None):
+        m = self.memory
         u, v, count = state["u"], state["v"], state["count"]
         g = fz - z
         dz = z - state["z_prev"]
         dg = g - state["g_prev"]
-        bdg = -dg + u.T @ (v @ dg)
-        btdz = -dz + v.T @ (u @ dz)
+        live = jnp.arange(m) < count  # terms beyond `count` are ignored
+        bdg = -dg + jnp.where(live, v @ dg, 0.0) @ u
+        btdz = -dz + jnp.where(live, u @ dz, 0.0) @ v
         denom = jnp.vdot(dz, bdg)
         eps = jnp.finfo(z.dtype).eps
         valid = (
@@ -178,23 +207,18 @@ class Broyden(AbstractSolver):
             & (jnp.abs(denom) > eps * jnp.linalg.norm(dz) * jnp.linalg.norm(bdg))
             & jnp.isfinite(denom)
         )
-        full = count >= self.memory
-        # restart when full: clear the buffer and insert at slot 0
-        u = jnp.where(valid & full, 0.0, u)
-        v = jnp.where(valid & full, 0.0, v)
-        count = jnp.where(valid & full, 0, count)
-        safe = jnp.where(valid, denom, 1.0)
-        u_new = (dz - bdg) / safe
-        slot = jnp.minimum(count, self.memory - 1)
-        u = jnp.where(valid, u.at[slot].set(u_new), u)
-        v = jnp.where(valid, v.at[slot].set(btdz), v)
+        # a full memory restarts from B = -I: the new term goes to slot 0
+        count = jnp.where(valid & (count >= m), 0, count)
+        slot = jnp.minimum(count, m - 1)
+        u_new = (dz - bdg) / jnp.where(valid, denom, 1.0)
+        hot = (jnp.arange(m) == slot) & valid  # one-hot select: no scatter under vmap
+        u = jnp.where(hot[:, None], u_new[None, :], u)
+        v = jnp.where(hot[:, None], btdz[None, :], v)
         count = jnp.where(valid, count + 1, count)
-        step = -g + u.T @ (v @ g)  # B g
-        z_new = z - step
+        live = jnp.arange(m) < count
+        z_new = z + g - jnp.where(live, v @ g, 0.0) @ u  # z - B g
         ok = jnp.all(jnp.isfinite(z_new))
         z_new = jnp.where(ok, z_new, fz)
-        u = jnp.where(ok, u, 0.0)
-        v = jnp.where(ok, v, 0.0)
         count = jnp.where(ok, count, 0)
         new = dict(u=u, v=v, count=count, z_prev=z, g_prev=g, has_prev=jnp.array(True))
         return z_new, new
