@@ -30,6 +30,8 @@ from .solvers import (
     UnrolledAdjoint as UnrolledAdjoint,
     fixed_point as fixed_point,
 )
+from .solvers import ForwardBackward as ForwardBackward
+from .solvers import PeacemanRachford as PeacemanRachford
 
 
 try:
