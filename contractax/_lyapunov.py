@@ -38,9 +38,9 @@ def state_jacobians(step, xs, args):
     return jax.vmap(jax.jacfwd(lambda z: step(z, args)))(xs)
 
 
-def local_minima(values):
-    """Boolean mask of strict interior local minima of a 1-D array."""
-    left = values[1:-1] < values[:-2]
-    right = values[1:-1] < values[2:]
+def local_minima(values, tol=0.0):
+    """Boolean mask of interior points lower than both neighbours by more than `tol`."""
+    left = values[1:-1] < values[:-2] - tol
+    right = values[1:-1] < values[2:] - tol
     inner = left & right
     return jnp.concatenate([jnp.zeros(1, bool), inner, jnp.zeros(1, bool)])

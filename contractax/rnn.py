@@ -451,15 +451,18 @@ def forward_sensitivities(
     return Sensitivities(xs=xs, D=ds, ys=ys, J=cs @ ds + fs)
 
 
-def count_local_minima(values: Float[Array, " S"], mask: Any = None) -> Array:
-    """Number of strict interior local minima of a 1-D curve (e.g. a cost slice), optionally
-    only those where `mask` is true. Used to compare how intricate regions of a slice are.
+def count_local_minima(values: Float[Array, " S"], mask: Any = None, tol: float = 0.0) -> Array:
+    """Number of interior local minima of a 1-D curve (e.g. a cost slice).
+
+    A point counts when it is lower than both neighbours by more than `tol` (use a `tol` above
+    the rounding noise of the curve, e.g. in float32); with `mask`, only minima where `mask` is
+    true are counted. Used to compare how intricate regions of a slice are.
 
     Source: seed 002, §3.1 ("many neighbouring local minima").
     """
     if jnp.ndim(values) != 1:
         raise ValueError(f"`values` must be 1-D, got shape {jnp.shape(values)}.")
-    m = local_minima(values)
+    m = local_minima(values, tol)
     if mask is not None:
         m = m & mask
     return jnp.sum(m)

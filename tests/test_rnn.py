@@ -192,6 +192,7 @@ def test_count_local_minima():
     v = jnp.array([3.0, 1.0, 2.0, 0.5, 4.0, 4.0, 1.0])
     assert int(cx.rnn.count_local_minima(v)) == 2
     assert int(cx.rnn.count_local_minima(v, jnp.arange(7) < 2)) == 1
+    assert int(cx.rnn.count_local_minima(v, tol=1.2)) == 1  # the dip at index 1 is only 1 deep
 
 
 # ---------------------------------------------------------------- sensitivities, Theorem 1
