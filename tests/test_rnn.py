@@ -59,6 +59,30 @@ def test_gru_and_tanh_cells_match_numpy(getkey):
     np.testing.assert_allclose(rnn(u, h), ref, rtol=1e-12)
 
 
+def test_lstm_cell_vmap_and_grad_match_loop_and_finite_differences(getkey):
+    cell = cx.models.LSTMCell(2, 3, key=getkey())
+    us = jax.random.normal(getkey(), (4, 2))
+    z = jnp.zeros((4, 3))
+    hb, cb = jax.vmap(cell)(us, (z, z))
+    for b in range(4):
+        h, c = cell(us[b], (z[b], z[b]))
+        assert_tree_allclose((hb[b], cb[b]), (h, c))
+
+    def loss(w_hh):
+        m = eqx.tree_at(lambda m: m.weight_hh, cell, w_hh)
+        step = lambda x, a, u: jnp.concatenate(m(u, (x[:3], x[3:])))
+        return jnp.sum(cx.rnn.unroll(step, jnp.full(6, 0.1), None, inputs=us) ** 2)
+
+    w = cell.weight_hh
+    v = jax.random.normal(getkey(), w.shape)
+    g = jax.jit(jax.grad(loss))(w)
+    eps = 1e-6
+    loss_j = jax.jit(loss)
+    fd = (loss_j(w + eps * v) - loss_j(w - eps * v)) / (2 * eps)
+    np.testing.assert_allclose(jnp.sum(g * v), fd, rtol=1e-7)
+    np.testing.assert_allclose(jax.jvp(loss, (w,), (v,))[1], fd, rtol=1e-7)
+
+
 def test_cell_input_errors(getkey):
     cell = cx.models.LSTMCell(0, 3, key=getkey())
     with pytest.raises(ValueError, match="input_size=0"):
@@ -220,9 +244,11 @@ def test_lipschitz_vs_length_scalar_linear_map(key):
         xs = cx.rnn.unroll(lambda x, a: a[0] * x, jnp.array(1.0), th, n_max)
         return xs**2
 
-    res = cx.rnn.lipschitz_vs_length(
-        losses, jnp.array([0.7]), None, key, radius=0.05, num_samples=4
-    )
+    res = jax.jit(
+        lambda k: cx.rnn.lipschitz_vs_length(
+            losses, jnp.array([0.7]), None, k, radius=0.05, num_samples=4
+        )
+    )(key)
     th = res.thetas[:, 0]
     t = np.arange(1, n_max + 1)
     d = np.cumsum(2 * t[None, :] * np.asarray(th)[:, None] ** (2 * t[None, :] - 1), axis=1)
