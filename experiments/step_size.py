@@ -535,10 +535,10 @@ def _two_layer(quick, metrics, claims, figs):
         nxt = jax.tree_util.tree_map(lambda a, b: a - delta * b, tr.final, g)
         prev = jax.vmap(nxt)(xs)  # the next iterate: the other half of a 2-cycle
         lam = cx.gd.sharpness(seed_loss, tr.final, (xs, ys), num_iters=41)
-        return orbit, strict, pred, prev, tr.loss[-1], lam
+        return orbit, strict, pred, prev, tr.loss[-1], lam, tr.final
 
     t0 = time.perf_counter()
-    orbit, strict, pred, prev, loss, lam = cx.sweep.grid(one, {"delta": deltas})
+    orbit, strict, pred, prev, loss, lam, finals = cx.sweep.grid(one, {"delta": deltas})
     loss = np.asarray(loss)  # blocks until the sweep is done
     metrics["two_layer_seconds"] = time.perf_counter() - t0
     code, period = np.asarray(orbit.code), np.asarray(orbit.period)
@@ -621,6 +621,82 @@ def _two_layer(quick, metrics, claims, figs):
         title="two-layer ReLU: outcome vs step size",
     )
     figs["two_layer_relu_outcomes"] = fig
+    if conv.any():
+        _two_layer_continuation(
+            quick,
+            metrics,
+            claims,
+            figs,
+            finals,
+            d,
+            conv,
+            np.asarray(lam),
+            seed_loss,
+            (xs, ys),
+            flat,
+            rtol,
+        )
+
+
+def _two_layer_continuation(
+    quick, metrics, claims, figs, finals, d, conv, lam, loss_fn, data, flat, rtol
+):
+    """Restart from the converged solution with the largest δ at δ = factor · 2/λ_max."""
+    xs, ys = data
+    i = int(np.flatnonzero(conv)[-1])
+    base = jax.tree_util.tree_map(lambda a: a[i], finals)
+    edge = 2.0 / lam[i]
+    factors = jnp.array([0.97, 0.99, 1.01, 1.03, 1.1, 1.2])
+    steps = 20000 if quick else 100000
+
+    def one(factor):
+        tr = cx.gd.run(
+            loss_fn, base, factor * edge, steps, args=data, burn_in=steps - 64, record=flat
+        )
+        g = jax.grad(loss_fn)(tr.final, data)
+        nxt = jax.tree_util.tree_map(lambda a, b: a - factor * edge * b, tr.final, g)
+        return cx.gd.classify(tr, rtol=rtol), jax.vmap(tr.final)(xs), jax.vmap(nxt)(xs)
+
+    orbit, pred, prev = cx.sweep.grid(one, {"factor": factors})
+    code, period = np.asarray(orbit.code), np.asarray(orbit.period)
+    kinds = [cx.gd.ORBIT_KINDS[c] + (f"({p})" if c == 1 else "") for c, p in zip(code, period)]
+    metrics["two_layer_continuation"] = {
+        "base_delta": d[i],
+        "sharpness": lam[i],
+        "factors": factors,
+        "kinds": kinds,
+    }
+    f = np.asarray(factors)
+    below_ok = bool(np.all(code[f < 1] == 0))
+    two = np.flatnonzero((f > 1) & (code == 1) & (period == 2))
+    claims.append(
+        Claim(
+            f"{SRC} §4, Figure 2 (mechanism)",
+            "At a converged solution with sharpness λ, a step "
+            "just below 2/λ stays converged, a step just above ends in a 2-cycle f̂_odd ↔ f̂_even",
+            "factor·2/λ: converged for factors < 1, period 2 for some factor > 1",
+            f"base δ = {d[i]:.3g}, 2/λ = {edge:.4g}; "
+            + ", ".join(f"{x:.2f}: {k}" for x, k in zip(f, kinds)),
+            below_ok and two.size > 0,
+            f"restart from the grid's converged run with the largest δ, {steps} steps per factor, "
+            f"orbit of (W, V) with rtol {rtol}. Just above 1 the run can still settle, because it "
+            "drifts along the valley to flatter points before the instability grows",
+        )
+    )
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.3), sharey=True)
+    j0 = int(np.argmin(np.abs(f - 0.97)))
+    j1 = int(two[0]) if two.size else int(np.argmin(np.abs(f - 1.03)))
+    axes[0].plot(xs[:, 0], ys[:, 0], "k", lw=1, label="f(x)")
+    axes[0].plot(xs[:, 0], pred[j0, :, 0], "b", lw=1, label="f̂(x)")
+    axes[0].set_title(f"δ = {f[j0]:.2f}·2/λ = {f[j0] * edge:.3g}: {kinds[j0]}")
+    axes[1].plot(xs[:, 0], ys[:, 0], "k", lw=1, label="f(x)")
+    axes[1].plot(xs[:, 0], pred[j1, :, 0], "r", lw=1, label="f̂_even")
+    axes[1].plot(xs[:, 0], prev[j1, :, 0], "g", lw=1, label="f̂_odd")
+    axes[1].set_title(f"δ = {f[j1]:.2f}·2/λ = {f[j1] * edge:.3g}: {kinds[j1]}")
+    for ax in axes:
+        ax.set(xlabel="x")
+        ax.legend(fontsize=7)
+    figs["two_layer_relu_continuation"] = fig
 
 
 def run(quick: bool = True) -> Result:

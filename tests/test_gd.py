@@ -127,9 +127,11 @@ def test_hvp_sharpness_lyapunov_radius_on_quadratics(getkey):
     np.testing.assert_allclose(
         rad, jnp.max(jnp.abs(1 - lrs[:, None] * ev[None]), axis=1), rtol=1e-9
     )
-    # Krylov breakdown: two distinct eigenvalues in dimension 5 (fresh restart vectors)
-    B = jnp.diag(jnp.array([2.0, 2.0, 2.0, -1.0, -1.0]))
-    np.testing.assert_allclose(cx.gd.lyapunov_radius(f, jnp.ones(5), 1.5, B), 2.5, rtol=1e-9)
+    # Krylov breakdown: two distinct eigenvalues in dimension 6 (fresh restart vectors);
+    # same shapes as above, so the compiled Lanczos is reused
+    B = jnp.diag(jnp.array([2.0, 2.0, 2.0, 2.0, -1.0, -1.0]))
+    np.testing.assert_allclose(cx.gd.lyapunov_radius(f, x, 1.5, B), 2.5, rtol=1e-9)
+    np.testing.assert_allclose(cx.gd.lyapunov_radius(f, x, 0.5, A), max(abs(1 - 0.5 * ev)))
 
 
 def test_hvp_and_sharpness_nonquadratic_against_dense_hessian():
