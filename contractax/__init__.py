@@ -8,6 +8,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from . import contraction as contraction
 from . import data as data
+from . import gd as gd
 from . import models as models
 from . import landscape as landscape
 from . import ntk as ntk
