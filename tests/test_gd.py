@@ -265,3 +265,42 @@ def test_two_layer_relu_theorem4_and_fixed_bias(getkey):
     out = cx.gd.run(two_layer_loss, net, 1e-3, 5, args=(xs, jnp.sin(xs))).final
     np.testing.assert_array_equal(out.b, net.b)
     assert not np.allclose(out.W, net.W)
+
+
+@pytest.mark.slow
+def test_stability_sweep_sharded_over_four_host_devices():
+    # the deep-linear stability sweep of the benchmark, sharded over 4 CPU devices, equals vmap
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(
+        """
+        import jax, jax.numpy as jnp, numpy as np
+        jax.config.update("jax_enable_x64", True)
+        import contractax as cx
+        from contractax.models import DeepLinear, deep_linear_loss
+        assert len(jax.devices()) == 4
+        R = jnp.diag(jnp.array([3.0, 1.0]))
+        dc = cx.gd.deep_linear_global_bound(R, 3)
+        def fn(ratio, scale):
+            net = DeepLinear([2, 2, 2, 2], scale=scale)
+            tr = cx.gd.run(deep_linear_loss, net, ratio * dc, 600, args=R, burn_in=536,
+                           record=lambda p, a: p.product(), record_loss=False)
+            return cx.gd.classify(tr).code
+        axes = {"ratio": jnp.linspace(0.6, 1.4, 9), "scale": jnp.array([0.8, 1.0, 1.1])}
+        sharded = cx.sweep.grid(fn, axes, chunk_size=2)
+        R_, S_ = jnp.meshgrid(axes["ratio"], axes["scale"], indexing="ij")
+        plain = jax.vmap(fn)(R_.ravel(), S_.ravel()).reshape(9, 3)
+        np.testing.assert_array_equal(np.asarray(sharded), np.asarray(plain))
+        assert int(sharded[0, 1]) == 0 and int(sharded[-1, 1]) != 0
+        print("ok")
+        """
+    )
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4")
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "ok" in out.stdout
