@@ -16,12 +16,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from jaxtyping import Array, Float, Int
+from jaxtyping import Array, ArrayLike, Float, Int
 
 from .data import batches
 
 
-def cross_entropy(model: Callable, x: Float[Array, "N d"], y: Int[Array, " N"]) -> Array:
+def cross_entropy(model: Callable, x: Float[ArrayLike, "N d"], y: Int[ArrayLike, " N"]) -> Array:
     """Mean softmax cross-entropy of `model` (vmapped over the batch) on integer labels.
 
     $$\\mathcal L = \\frac1N\\sum_i -\\log \\operatorname{softmax}(f(x_i))_{y_i}$$
@@ -212,15 +212,15 @@ def pgd_accuracy(
     return np.asarray(out)
 
 
-def logit_margin(logits: Float[Array, "*batch k"], labels) -> Array:
+def logit_margin(logits: Float[ArrayLike, "*batch k"], labels) -> Array:
     """$z_y - \\max_{j \\ne y} z_j$: positive exactly when the prediction is correct."""
-    labels = jnp.asarray(labels)
+    logits, labels = jnp.asarray(logits), jnp.asarray(labels)
     true = jnp.take_along_axis(logits, labels[..., None], -1)[..., 0]
     others = jnp.where(jax.nn.one_hot(labels, logits.shape[-1], dtype=bool), -jnp.inf, logits)
     return true - jnp.max(others, -1)
 
 
-def certified_radius(logits: Float[Array, "*batch k"], labels, lipschitz) -> Array:
+def certified_radius(logits: Float[ArrayLike, "*batch k"], labels, lipschitz) -> Array:
     """Certified ℓ∞ radius from an ℓ∞→ℓ∞ Lipschitz bound and the logit margin.
 
     If $\\|y(u') - y(u)\\|_\\infty \\le L\\|u' - u\\|_\\infty$, every logit moves by at most

@@ -277,7 +277,8 @@ def test_implicit_gradient_matches_finite_differences(getkey):
 def test_gradients_match_finite_differences_all_models(getkey):
     _check_model_gradient(_inn(getkey, activation=jnp.tanh, t_scale=1.0), 0.05, forward=True)
     _check_model_gradient(cx.models.MonotoneDEQ(M, N, Q, m=0.3, key=getkey()), 0.05, forward=True)
-    net = cx.models.FiringRateNetwork(M, N, scale=0.3, key=getkey())
+    # FD of a solve needs the solve far below h = 1e-6: tight tolerance
+    net = cx.models.FiringRateNetwork(M, N, scale=0.3, tol=1e-14, max_steps=20000, key=getkey())
     params, static = eqx.partition(net, eqx.is_inexact_array)
 
     def loss(p):
