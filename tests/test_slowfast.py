@@ -295,7 +295,7 @@ def test_simulate_jit_vmap_over_tau():
 def test_stiff_solvers_agree_with_reference(solver):
     xs, ys = _equilibrium(W0)
     tr = sf.simulate(EX1.f, EX1.g, xs + 0.05, ys, W0, ARGS, 0.01, 1.0, n_save=3, solver=solver,
-                     monitor=False, rtol=1e-9, atol=1e-11)
+                     monitor=False, rtol=1e-9, atol=1e-11, progress=True)
     ref = _reference(0.01, 0.01, 1.0, np.asarray(xs + 0.05), np.asarray(ys), np.asarray(W0))
     np.testing.assert_allclose(np.ravel(tr.w[-1]), ref[6:], rtol=1e-6, atol=1e-8)
     assert np.isnan(tr.descent_ratio).all()  # monitor=False
@@ -332,3 +332,19 @@ def test_sweep_tau_matches_individual_runs():
                       monitor=False)
     one = sf.simulate(EX1.f, EX1.g, xs, ys, W0, ARGS, 0.01, 1.0, n_save=3, monitor=False)
     assert_tree_allclose(tr.w[1], one.w, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.slow
+def test_simulate_grad_wrt_tau_matches_finite_differences():
+    """Reverse-mode derivative through the diffrax solve (online loss at t1 w.r.t. τ)."""
+    xs, ys = _equilibrium(W0)
+
+    @jax.jit
+    def final_loss(tau):
+        tr = sf.simulate(EX1.f, EX1.g, xs + 0.05, ys, W0, ARGS, tau, 1.0, n_save=2,
+                         monitor=False, rtol=1e-10, atol=1e-12)
+        return tr.online_loss[-1]
+
+    g = jax.grad(final_loss)(0.1)
+    fd = (final_loss(0.1 + 1e-5) - final_loss(0.1 - 1e-5)) / 2e-5
+    np.testing.assert_allclose(g, fd, rtol=1e-4)
