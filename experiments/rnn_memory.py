@@ -120,7 +120,9 @@ def _chaotic(quick, metrics, claims, figs):
 
     # Fig. 7: θ(s1, s2) = s1 θ_true + s2 θ_random on [0, 2] × [-0.5, 0.5].
     n1 = 80 if quick else 150
-    g1, g2 = jnp.linspace(0.0, 2.0, n1), jnp.linspace(-0.5, 0.5, n1)
+    # as the released code: the grids also contain s1 = 1 and s2 = 0 exactly
+    g1 = jnp.sort(jnp.append(jnp.linspace(0.0, 2.0, n1), 1.0))
+    g2 = jnp.sort(jnp.append(jnp.linspace(-0.5, 0.5, n1), 0.0))
     th_rand = jax.random.uniform(jax.random.key(7), theta.shape, theta.dtype)
     target = h[i1]
 
@@ -152,7 +154,8 @@ def _chaotic(quick, metrics, claims, figs):
             f"{m2[near].sum()} minima near θ_true (density {d_near:.3f}) vs {m2[far].sum()} "
             f"for s1 ≤ 0.6 (density {d_far:.3f})",
             m2[near].sum() >= 5 and d_near >= 5 * d_far,
-            f"{n1}×{n1} grid, 8-neighbour strict minima, θ_random ~ U[0,1)^16 (key 7)",
+            f"{n1}×{n1} grid (+ s1 = 1, s2 = 0), 8-neighbour strict minima, "
+            "θ_random ~ U[0,1)^16 (key 7)",
         )
     )
     fig, ax = plt.subplots(figsize=(7, 5))
