@@ -80,10 +80,10 @@ def _example1(quick, metrics, claims, figs):
     )
     fig, ax = plt.subplots(figsize=(6, 3.2))
     for i, d in enumerate(np.asarray(deltas)):
-        ax.plot(np.asarray(vals[i, 0, -8:]), "o-", label=f"δ = {d}")
-        ax.axhline(d**2 / 4, color="gray", lw=0.5)
-        ax.axhline(-(d**2) / 4, color="gray", lw=0.5)
-    ax.set(xlabel="last iterations", ylabel="x_k", title="Example 1: the 2-cycle ±δ²/4")
+        ax.plot(np.asarray(vals[i, 0, -8:]) / (d**2 / 4), "o-", label=f"δ = {d}", alpha=0.7)
+    ax.axhline(1.0, color="gray", lw=0.5)
+    ax.axhline(-1.0, color="gray", lw=0.5)
+    ax.set(xlabel="last iterations", ylabel="x_k / (δ²/4)", title="Example 1: the 2-cycle ±δ²/4")
     ax.legend(fontsize=7)
     figs["example1_two_cycle"] = fig
 
@@ -724,7 +724,9 @@ def run(quick: bool = True) -> Result:
         "loss ½‖W_L⋯W_1 − R‖_F² (equal to the seed's eq. (2) when (1/N)Σx_ix_iᵀ = I) with 3×3 "
         "layers and SPD targets R = Q diag(ρ, 1, 0.5) Qᵀ. The two-layer experiment uses the "
         "seed's sizes and loss (Σ, no ½) with our own random draw and our own piecewise target, "
-        "so the step-size pair is searched for rather than copied. Quick mode uses fewer depths, "
-        "ρ values, grid points and steps than full mode; all in float64."
+        "so the step-size pair is searched for rather than copied (a grid of δ from the same "
+        "random start, then a restart from the converged solution at δ = factor·2/λ_max). Quick "
+        "mode uses fewer depths, ρ values, grid points and steps than full mode (full: L up to 8, "
+        "ρ up to 8, 20 000 steps per deep-linear run, 400 000 two-layer steps); all in float64."
     )
     return Result(claims=claims, figures=figs, metrics=metrics, method=method)
