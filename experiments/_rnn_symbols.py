@@ -109,7 +109,7 @@ def symbols(quick, metrics, claims, figs):
             seeds=4,
             hidden=50,
             batch=100,
-            decay_epochs=(),
+            decay_epochs=(30,),
         )
     else:
         cfg = dict(

@@ -285,7 +285,7 @@ def run(quick: bool = True) -> Result:
         f"{cfg['seeds']} starts. "
         + (
             "Quick mode shrinks this task to length 40, windows [3,7] and [15,19], 500+500 "
-            "sequences, lr 1e-2 (no decay), 50 epochs, so that real training fits in about a "
+            "sequences, lr 1e-2 divided by 10 at epoch 30, 50 epochs, so that real training fits in a "
             "minute on a CPU; the seed uses length 150, windows [10,19], [40,49], 1000+1000 "
             "sequences, lr 1e-3 divided by 10 at epochs 500/1000/2000 (the full mode)."
             if quick
