@@ -138,7 +138,8 @@ def empirical_ntk(
       `x2` followed by a `jvp` over `x1`; no Jacobian is stored), or `"auto"` (the Jacobian
       contraction while one chunk's Jacobian fits in 256 MiB, else NTK-vector products).
     - `trace_axes`, `diagonal_axes`: axes of the per-example output (negative allowed; the batch
-      axis is not counted, unlike neural-tangents where axis 0 is the batch).
+      axis is not counted, unlike neural-tangents where axis 0 is the batch). For a scalar
+      output the default `(-1,)` means no axis, and the kernel is `(N1, N2)`.
     - `chunk_size`: evaluate the kernel in blocks of `chunk_size × chunk_size` examples with
       `lax.map`, bounding memory; any batch size works (the last block is padded). Blocks are
       sharded over all visible devices.
@@ -166,6 +167,8 @@ def empirical_ntk(
     one = jax.tree_util.tree_map(lambda a: a[0], x1)
     out_shape = tuple(jax.eval_shape(f, dyn, one).shape)
     nout = len(out_shape)
+    if nout == 0 and tuple(trace_axes) == (-1,):
+        trace_axes = ()  # a scalar output has no axis to trace: the default means "none"
     trace = _normalise_axes(trace_axes, nout, "trace_axes")
     diag = _normalise_axes(diagonal_axes, nout, "diagonal_axes")
     if set(trace) & set(diag):
