@@ -27,9 +27,7 @@ ACTIVATIONS = {
 def activation_bounds(activation: str) -> tuple[float, float, float]:
     """Return `(L_σ, L_σ', L_σ'')`, bounds on $|\\sigma|, |\\sigma'|, |\\sigma''|$ (seed 000 §7)."""
     if activation not in ACTIVATIONS:
-        raise ValueError(
-            f"Unknown activation {activation!r}; choose one of {sorted(ACTIVATIONS)}."
-        )
+        raise ValueError(f"Unknown activation {activation!r}; choose one of {sorted(ACTIVATIONS)}.")
     return ACTIVATIONS[activation]
 
 
@@ -115,8 +113,21 @@ class Timescale(eqx.Module):
 
     def table(self) -> list[tuple[str, float, str]]:
         """Rows `(name, value, equation)` for every constant, in the order of the recipe."""
-        order = ["K", "p1", "p2", "beta", "L_zh", "L_wh", "L_wu", "L_zu", "alpha", "k", "c",
-                 "tau", "descent_bound"]
+        order = [
+            "K",
+            "p1",
+            "p2",
+            "beta",
+            "L_zh",
+            "L_wh",
+            "L_wu",
+            "L_zu",
+            "alpha",
+            "k",
+            "c",
+            "tau",
+            "descent_bound",
+        ]
         return [(n, float(getattr(self, n)), self.EQUATIONS[n]) for n in order]
 
 
@@ -165,14 +176,20 @@ def timescale(
     b = jax.tree_util.tree_map(f, bounds)
     alpha, p1 = f(alpha), f(p1)
     beta_x = _check(
-        b.beta_x > 0, "The forward system is not contracting (beta_x <= 0), so no timescale "
+        b.beta_x > 0,
+        "The forward system is not contracting (beta_x <= 0), so no timescale "
         "separation is guaranteed: make the network contracting first (e.g. shrink the "
-        "feedback weights).", b.beta_x)
+        "feedback weights).",
+        b.beta_x,
+    )
     k = _check(b.k >= 1, "The norm-equivalence constant k of eq. 4.2 must be >= 1.", b.k)
     alpha = _check(
         (alpha > 0) & (alpha < 1 / (2 * k)),
         "alpha must satisfy 0 < alpha < 1/(2k) (Theorem 4), where k is the norm-equivalence "
-        "constant of eq. 4.2; choose a smaller alpha.", alpha, k)
+        "constant of eq. 4.2; choose a smaller alpha.",
+        alpha,
+        k,
+    )
     ratio = b.L_x_g / beta_x  # the bound on ‖y‖_* of Prop. 2
     K = ratio * b.L_xx_f + b.L_xx_g
     p2 = p1 * beta_x / (2 * K) if p2 is None else f(p2)
@@ -180,16 +197,29 @@ def timescale(
     p2 = _check(p2 > 0, "p2 must be positive.", p2)
     beta = beta_x - p2 / p1 * K
     beta = _check(
-        beta > 0, "p1 and p2 must satisfy beta_x - (p2/p1) K > 0 (Proposition 3); lower p2.",
-        beta)
+        beta > 0, "p1 and p2 must satisfy beta_x - (p2/p1) K > 0 (Proposition 3); lower p2.", beta
+    )
     L_zh = jnp.maximum(ratio * b.L_xw_f / p1, b.L_w_f / p2)
     L_wh = ratio * b.L_ww_f
     L_wu = p1 * b.L_w_f + p2 * b.L_xw_f * ratio
     L_zu = b.L_x_f + ratio * (p2 / p1) * b.L_xx_f
     c = alpha * beta / L_zh
     tau = (1 - alpha) * beta * c / (c * L_wh + L_wu)
-    return Timescale(tau=tau, c=c, beta=beta, K=K, L_zh=L_zh, L_wh=L_wh, L_wu=L_wu, L_zu=L_zu,
-                     p1=p1, p2=p2, alpha=alpha, k=k, descent_bound=k * alpha)
+    return Timescale(
+        tau=tau,
+        c=c,
+        beta=beta,
+        K=K,
+        L_zh=L_zh,
+        L_wh=L_wh,
+        L_wu=L_wu,
+        L_zu=L_zu,
+        p1=p1,
+        p2=p2,
+        alpha=alpha,
+        k=k,
+        descent_bound=k * alpha,
+    )
 
 
 def example1_bounds(

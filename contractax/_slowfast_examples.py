@@ -58,8 +58,7 @@ class Example1(eqx.Module):
 
     def rate(self) -> Float[Array, ""]:
         """Exact 2-norm rate over all slopes in $[0, L_{\\sigma'}]$ (vertex enumeration)."""
-        return contraction.firing_rate_rate(self.v, dmax=activation_bounds(self.activation)[1],
-                                            p=2)
+        return contraction.firing_rate_rate(self.v, dmax=activation_bounds(self.activation)[1], p=2)
 
     def bounds(self, rho: Float[Array, " m"]):
         """Table 2 bounds (`example1_bounds`) for this network and input."""
@@ -89,7 +88,7 @@ class Example2(eqx.Module):
     def f(self, x, w, args):
         rho, _ = args
         s = _sigma(self.activation)
-        x1, x2 = x[: self.n1], x[self.n1:]
+        x1, x2 = x[: self.n1], x[self.n1 :]
         d1 = -x1 + s(jnp.tanh(w["w"]) @ x2)
         d2 = -x2 + s(self.v @ x2 + w["u"] @ rho)
         return jnp.concatenate([d1, d2])
@@ -106,12 +105,14 @@ class Example2(eqx.Module):
     def weight(self) -> Float[Array, " n"]:
         """The diagonal weight η of the ∞-norm in which `rate()` holds."""
         return contraction.optimal_rate(
-            self.worst_case(), dmax=activation_bounds(self.activation)[1], p=math.inf)[0]
+            self.worst_case(), dmax=activation_bounds(self.activation)[1], p=math.inf
+        )[0]
 
     def rate(self) -> Float[Array, ""]:
         """Rate in $\\|\\cdot\\|_{\\infty,\\eta}$ (η = `weight()`), uniform in `w`."""
         return contraction.optimal_rate(
-            self.worst_case(), dmax=activation_bounds(self.activation)[1], p=math.inf)[1]
+            self.worst_case(), dmax=activation_bounds(self.activation)[1], p=math.inf
+        )[1]
 
 
 class Example3(eqx.Module):
@@ -136,7 +137,9 @@ class Example3(eqx.Module):
 
     def __check_init__(self):
         if self.norm not in ("inf", "one"):
-            raise ValueError(f"norm must be 'inf' (eq. 7.3b) or 'one' (eq. 7.4), got {self.norm!r}.")
+            raise ValueError(
+                f"norm must be 'inf' (eq. 7.3b) or 'one' (eq. 7.4), got {self.norm!r}."
+            )
 
     @property
     def p(self) -> float:
@@ -152,7 +155,7 @@ class Example3(eqx.Module):
         return -x + jax.nn.sigmoid(self.omega(w) @ x + rho)
 
     def g(self, x, args):
-        return _loss(x[x.shape[0] - self.n_out:], args[1])
+        return _loss(x[x.shape[0] - self.n_out :], args[1])
 
     def worst_case(self) -> Float[Array, "n n"]:
         a = jnp.abs(self.alpha)

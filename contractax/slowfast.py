@@ -32,151 +32,47 @@ import optimistix as optx
 from jaxtyping import Array, ArrayLike, Float, PyTree
 
 from ._slowfast_bounds import (
-    ACTIVATIONS as ACTIVATIONS,
+    ACTIVATIONS,
+    DerivativeBounds,
+    Timescale,
+    activation_bounds,
+    example1_bounds,
+    timescale,
 )
-from ._slowfast_bounds import (
-    DerivativeBounds as DerivativeBounds,
+from ._slowfast_core import (
+    descent_ratio,
+    dual_p,
+    joint_norm,
+    objective,
+    tree_norm,
+    vector_field,
 )
-from ._slowfast_bounds import (
-    Timescale as Timescale,
-)
-from ._slowfast_bounds import (
-    activation_bounds as activation_bounds,
-)
-from ._slowfast_bounds import (
-    example1_bounds as example1_bounds,
-)
-from ._slowfast_bounds import (
-    timescale as timescale,
-)
-from ._slowfast_examples import (
-    Example1 as Example1,
-)
-from ._slowfast_examples import (
-    Example2 as Example2,
-)
-from ._slowfast_examples import (
-    Example3 as Example3,
-)
+from ._slowfast_examples import Example1, Example2, Example3
 
 __all__ = [
-    "ACTIVATIONS", "Bootstrap", "DerivativeBounds", "Example1", "Example2", "Example3",
-    "GradientFlow", "Timescale", "Trajectory", "activation_bounds", "bootstrap", "descent_ratio",
-    "dual_p", "example1_bounds", "gradient_flow", "joint_norm", "objective", "simulate",
-    "sweep_tau", "timescale", "vector_field",
+    "ACTIVATIONS",
+    "Bootstrap",
+    "DerivativeBounds",
+    "Example1",
+    "Example2",
+    "Example3",
+    "GradientFlow",
+    "Timescale",
+    "Trajectory",
+    "activation_bounds",
+    "bootstrap",
+    "descent_ratio",
+    "dual_p",
+    "example1_bounds",
+    "gradient_flow",
+    "joint_norm",
+    "objective",
+    "simulate",
+    "sweep_tau",
+    "timescale",
+    "tree_norm",
+    "vector_field",
 ]
-
-
-def dual_p(p: float | int) -> float | int:
-    """The dual exponent: 1 ↔ ∞, 2 ↔ 2 (seed 000 §3, Prop. 1)."""
-    if p == 1:
-        return jnp.inf
-    if p == 2:
-        return 2
-    if p == jnp.inf:
-        return 1
-    raise ValueError(f"p must be 1, 2 or jnp.inf, got {p!r}.")
-
-
-def tree_norm(tree: PyTree[Array]) -> Float[Array, ""]:
-    """Euclidean (Frobenius) norm of all leaves of a pytree together: $\\|w\\|_W$ with $k = 1$."""
-    leaves = jax.tree_util.tree_leaves(tree)
-    return jnp.sqrt(sum(jnp.sum(jnp.square(l)) for l in leaves))
-
-
-def vector_field(
-    f: Callable, g: Callable, x: Float[Array, " n"], y: Float[Array, " _n"], w: PyTree, args: Any
-) -> tuple[Float[Array, " n"], Float[Array, " n"], PyTree]:
-    """The unscaled right-hand sides of the learning system (seed 000 eq. 2.7).
-
-    $$u_x = f(x, w),\\qquad u_y = y D_x f - D_x g,\\qquad h = y D_w f,$$
-
-    computed with one vector–Jacobian product of `f` (no dense Jacobian) and one gradient of
-    `g`. `w` may be any pytree; `h` has its structure.
-
-    **Arguments:** `f(x, w, args)`, `g(x, args)`, the state `x`, adjoint `y`, weights `w`, `args`.
-
-    **Returns:** `(u_x, u_y, h)`.
-
-    **Example:** `ux, uy, h = cx.slowfast.vector_field(f, g, x, y, w, args)`
-
-    Source: seeds/000_6fe122188c81f0a1.txt §2, eq. 2.7.
-    """
-    if jnp.ndim(x) != 1 or jnp.shape(y) != jnp.shape(x):
-        raise ValueError(
-            f"x must be a vector and y must have its shape; got {jnp.shape(x)} and {jnp.shape(y)}."
-        )
-    fx, vjp = jax.vjp(lambda x_, w_: f(x_, w_, args), x, w)
-    if jnp.shape(fx) != jnp.shape(x):
-        raise ValueError(f"f(x, w, args) must return an array of x's shape {jnp.shape(x)}, "
-                         f"got {jnp.shape(fx)}.")
-    y_dxf, h = vjp(y.astype(fx.dtype))
-    return fx, y_dxf - jax.grad(g)(x, args), h
-
-
-def joint_norm(
-    ux: Float[Array, " n"], uy: Float[Array, " n"], p: float | int = 2, p1: ArrayLike = 1.0,
-    p2: ArrayLike = 1.0
-) -> Float[Array, ""]:
-    """The joint norm $\\|(x, y)\\|_Z = p_1\\|x\\|_p + p_2\\|y\\|_{p^*}$ of Prop. 3 (seed 000)."""
-    return p1 * jnp.linalg.norm(ux, ord=p) + p2 * jnp.linalg.norm(uy, ord=dual_p(p))
-
-
-def _fixed_point(f, x0, w, args, step, fp_solver, tol, max_steps):
-    """x*(w) as the fixed point of x ↦ x + step f(x, w, args), via contractax.fixed_point."""
-    from .solvers import ImplicitAdjoint, fixed_point  # noqa: PLC0415 (lazy: peer module)
-
-    T = lambda x, a: x + step * f(x, a[0], a[1])
-    kw = {} if fp_solver is None else {"solver": fp_solver}
-    return fixed_point(T, x0, (w, args), adjoint=ImplicitAdjoint(), tol=tol,
-                       max_steps=max_steps, throw=False, **kw)
-
-
-def objective(
-    f: Callable, g: Callable, w: PyTree, args: Any, x0: Float[Array, " n"], *,
-    step: float = 1.0, fp_solver: Any = None, tol: float = 1e-10, max_steps: int = 1000,
-) -> tuple[Float[Array, ""], Float[Array, " n"]]:
-    """The true objective $g(x^*(w))$ and the fixed point $x^*(w)$ (seed 000 eq. 2.2–2.3).
-
-    $x^*$ solves $f(x^*, w) = 0$, found as the fixed point of $x \\mapsto x + s f(x, w)$
-    (`step` $s$; $s = 1$ gives $\\sigma(vx + w\\rho)$ for the §7 networks) with
-    `contractax.fixed_point` and implicit differentiation, so
-    `jax.grad(lambda w: objective(...)[0])(w)` $= -h^*$, the exact gradient of eq. 2.3.
-
-    **Returns:** `(g(x*(w)), x*(w))`; both are NaN when the fixed-point solve failed.
-
-    Source: seeds/000_6fe122188c81f0a1.txt §2, eq. 2.2–2.4.
-    """
-    sol = _fixed_point(f, x0, w, args, step, fp_solver, tol, max_steps)
-    from .solvers import RESULTS  # noqa: PLC0415
-
-    ok = sol.result == RESULTS.successful
-    xs = jnp.where(ok, sol.value, jnp.nan)
-    return g(xs, args), xs
-
-
-def descent_ratio(
-    f: Callable, g: Callable, x: Float[Array, " n"], y: Float[Array, " _n"], w: PyTree, args: Any,
-    **objective_kwargs,
-) -> tuple[Float[Array, ""], Float[Array, ""], Float[Array, ""], Float[Array, ""]]:
-    """The descent ratio $\\|h - h^*\\|_2 / \\|h\\|_2$ of condition 4.1 (seed 000 §4).
-
-    $h = y D_w f(x, w)$ is the online weight velocity; $h^* = -\\nabla_w g(x^*(w))$ is the
-    exact negative gradient at the true fixed point (implicit differentiation through
-    `contractax.fixed_point`, warm-started at `x`). Corollary 1: a ratio below 1/2 along the
-    whole trajectory guarantees descent and convergence of $g(x^*(w(t)))$.
-
-    **Returns:** `(ratio, loss, |h|_2, |h*|_2)` with `loss` $= g(x^*(w))$.
-
-    Source: seeds/000_6fe122188c81f0a1.txt §4, eq. 4.1 and Corollary 1.
-    """
-    _, _, h = vector_field(f, g, x, y, w, args)
-    (loss, _), grad = jax.value_and_grad(
-        lambda w_: objective(f, g, w_, args, jax.lax.stop_gradient(x), **objective_kwargs),
-        has_aux=True)(w)
-    diff = jax.tree_util.tree_map(lambda a, b: a + b, h, grad)  # h - h* with h* = -grad
-    hn = tree_norm(h)
-    return tree_norm(diff) / hn, loss, hn, tree_norm(grad)
 
 
 # ----------------------------------------------------------------------------- simulation
@@ -254,13 +150,17 @@ def _make_solver(solver, rtol, atol):
     # Implicit stages are solved by Newton at tolerances 100x tighter than the step control:
     # diffrax's default chord iteration stalls the step-size controller at tight tolerances.
     newton = optx.Newton(rtol=rtol * 1e-2, atol=atol * 1e-2)
-    makers = {"tsit5": lambda: diffrax.Tsit5(), "dopri5": lambda: diffrax.Dopri5(),
-              "kvaerno5": lambda: diffrax.Kvaerno5(root_finder=newton),
-              "kencarp4": lambda: diffrax.KenCarp4(root_finder=newton),
-              "kencarp5": lambda: diffrax.KenCarp5(root_finder=newton)}
+    makers = {
+        "tsit5": lambda: diffrax.Tsit5(),
+        "dopri5": lambda: diffrax.Dopri5(),
+        "kvaerno5": lambda: diffrax.Kvaerno5(root_finder=newton),
+        "kencarp4": lambda: diffrax.KenCarp4(root_finder=newton),
+        "kencarp5": lambda: diffrax.KenCarp5(root_finder=newton),
+    }
     if solver not in makers:
-        raise ValueError(f"Unknown solver {solver!r}; use one of {sorted(makers)} or a diffrax "
-                         "solver instance.")
+        raise ValueError(
+            f"Unknown solver {solver!r}; use one of {sorted(makers)} or a diffrax solver instance."
+        )
     return makers[solver]()
 
 
@@ -269,13 +169,33 @@ def _controller(rtol, atol, pcoeff, icoeff):
 
 
 def simulate(
-    f: Callable, g: Callable, x0: Float[Array, " n"], y0: Float[Array, " n"], w0: PyTree,
-    args: Any, tau: ArrayLike, t1: float, *, tau_y: ArrayLike | None = None, t0: float = 0.0,
-    ts: Float[Array, " T"] | None = None, n_save: int = 101, solver: Any = "tsit5",
-    rtol: float = 1e-7, atol: float = 1e-9, pcoeff: float = 0.3, icoeff: float = 0.4,
-    dt0: float | None = None, max_steps: int = 100_000, throw: bool = False,
-    progress: bool = False, monitor: bool = True, p: float | int = 2, fp_step: float = 1.0,
-    fp_solver: Any = None, fp_tol: float = 1e-10,
+    f: Callable,
+    g: Callable,
+    x0: Float[Array, " n"],
+    y0: Float[Array, " n"],
+    w0: PyTree,
+    args: Any,
+    tau: ArrayLike,
+    t1: float,
+    *,
+    tau_y: ArrayLike | None = None,
+    t0: float = 0.0,
+    ts: Float[Array, " T"] | None = None,
+    n_save: int = 101,
+    solver: Any = "tsit5",
+    rtol: float = 1e-7,
+    atol: float = 1e-9,
+    pcoeff: float = 0.3,
+    icoeff: float = 0.4,
+    dt0: float | None = None,
+    max_steps: int = 100_000,
+    throw: bool = False,
+    progress: bool = False,
+    monitor: bool = True,
+    p: float | int = 2,
+    fp_step: float = 1.0,
+    fp_solver: Any = None,
+    fp_tol: float = 1e-10,
 ) -> Trajectory:
     """Integrate the slow–fast learning system (seed 000 eq. 2.7) with diffrax.
 
@@ -319,6 +239,7 @@ def simulate(
         return ux / tau_x, uy / tau_y, h
 
     if isinstance(solver, _IMEX):
+
         def fast(t, s, a):
             ux, uy, _ = vector_field(f, g, s[0], s[1], s[2], a)
             return ux / tau_x, uy / tau_y, jax.tree_util.tree_map(jnp.zeros_like, s[2])
@@ -332,29 +253,55 @@ def simulate(
         terms = diffrax.ODETerm(full)
     ts = jnp.linspace(t0, t1, n_save) if ts is None else jnp.asarray(ts)
     sol = diffrax.diffeqsolve(
-        terms, solver, t0, t1, dt0, (x0, y0, w0), args, saveat=diffrax.SaveAt(ts=ts),
-        stepsize_controller=_controller(rtol, atol, pcoeff, icoeff), max_steps=max_steps,
+        terms,
+        solver,
+        t0,
+        t1,
+        dt0,
+        (x0, y0, w0),
+        args,
+        saveat=diffrax.SaveAt(ts=ts),
+        stepsize_controller=_controller(rtol, atol, pcoeff, icoeff),
+        max_steps=max_steps,
         throw=throw,
         progress_meter=diffrax.TqdmProgressMeter() if progress else diffrax.NoProgressMeter(),
     )
     xs, ys, ws = sol.ys
-    mon = _monitors(f, g, xs, ys, ws, args, (x0, y0, w0), p, monitor,
-                    dict(step=fp_step, fp_solver=fp_solver, tol=fp_tol))
-    return Trajectory(ts=sol.ts, x=xs, y=ys, w=ws, **mon, result=sol.result,
-                      num_steps=sol.stats["num_steps"])
+    mon = _monitors(
+        f,
+        g,
+        xs,
+        ys,
+        ws,
+        args,
+        (x0, y0, w0),
+        p,
+        monitor,
+        dict(step=fp_step, fp_solver=fp_solver, tol=fp_tol),
+    )
+    return Trajectory(
+        ts=sol.ts, x=xs, y=ys, w=ws, **mon, result=sol.result, num_steps=sol.stats["num_steps"]
+    )
 
 
 def _monitors(f, g, xs, ys, ws, args, state0, p, monitor, fp_kwargs):
     """Per saved time: losses, descent ratio and the norms used by Prop. 1–2 and eq. 4.5."""
 
     def one(x, y, w):
-        ok = jnp.all(jnp.isfinite(x)) & jnp.all(jnp.isfinite(y)) & jnp.all(
-            jnp.stack([jnp.all(jnp.isfinite(l)) for l in jax.tree_util.tree_leaves(w)]))
+        ok = (
+            jnp.all(jnp.isfinite(x))
+            & jnp.all(jnp.isfinite(y))
+            & jnp.all(jnp.stack([jnp.all(jnp.isfinite(l)) for l in jax.tree_util.tree_leaves(w)]))
+        )
         x, y, w = jax.tree_util.tree_map(lambda a, b: jnp.where(ok, a, b), (x, y, w), state0)
         ux, uy, h = vector_field(f, g, x, y, w, args)
-        out = dict(online_loss=g(x, args), ux_norm=jnp.linalg.norm(ux, ord=p),
-                   uy_norm=jnp.linalg.norm(uy, ord=dual_p(p)),
-                   y_norm=jnp.linalg.norm(y, ord=dual_p(p)), h_norm=tree_norm(h))
+        out = dict(
+            online_loss=g(x, args),
+            ux_norm=jnp.linalg.norm(ux, ord=p),
+            uy_norm=jnp.linalg.norm(uy, ord=dual_p(p)),
+            y_norm=jnp.linalg.norm(y, ord=dual_p(p)),
+            h_norm=tree_norm(h),
+        )
         if monitor:
             ratio, loss, _, gn = descent_ratio(f, g, x, y, w, args, **fp_kwargs)
         else:
@@ -366,9 +313,20 @@ def _monitors(f, g, xs, ys, ws, args, state0, p, monitor, fp_kwargs):
 
 
 def bootstrap(
-    f: Callable, g: Callable, x0: Float[Array, " n"], y0: Float[Array, " n"], w: PyTree,
-    args: Any, scale: Timescale, *, p: float | int = 2, tau: ArrayLike | None = None,
-    t_max: float | None = None, solver: Any = "tsit5", rtol: float = 1e-8, atol: float = 1e-10,
+    f: Callable,
+    g: Callable,
+    x0: Float[Array, " n"],
+    y0: Float[Array, " n"],
+    w: PyTree,
+    args: Any,
+    scale: Timescale,
+    *,
+    p: float | int = 2,
+    tau: ArrayLike | None = None,
+    t_max: float | None = None,
+    solver: Any = "tsit5",
+    rtol: float = 1e-8,
+    atol: float = 1e-10,
     max_steps: int = 100_000,
 ) -> Bootstrap:
     """Run the joint system $(x, y)$ with $w$ frozen until condition 4.5 holds (seed 000 §6).
@@ -403,20 +361,42 @@ def bootstrap(
         return un <= bound
 
     sol = diffrax.diffeqsolve(
-        diffrax.ODETerm(rhs), solver, 0.0, t_max, None, (x0, y0), None,
-        stepsize_controller=_controller(rtol, atol, 0.0, 1.0), max_steps=max_steps,
-        event=diffrax.Event(cond), throw=False)
+        diffrax.ODETerm(rhs),
+        solver,
+        0.0,
+        t_max,
+        None,
+        (x0, y0),
+        None,
+        stepsize_controller=_controller(rtol, atol, 0.0, 1.0),
+        max_steps=max_steps,
+        event=diffrax.Event(cond),
+        throw=False,
+    )
     x, y = sol.ys[0][-1], sol.ys[1][-1]
     un, bound = gap((x, y))
-    return Bootstrap(x=x, y=y, t=sol.ts[-1], satisfied=un <= bound, u_norm=un, bound=bound,
-                     result=sol.result)
+    return Bootstrap(
+        x=x, y=y, t=sol.ts[-1], satisfied=un <= bound, u_norm=un, bound=bound, result=sol.result
+    )
 
 
 def gradient_flow(
-    f: Callable, g: Callable, w0: PyTree, args: Any, x0: Float[Array, " n"], t1: float, *,
-    ts: Float[Array, " T"] | None = None, n_save: int = 101, solver: Any = "tsit5",
-    rtol: float = 1e-7, atol: float = 1e-9, max_steps: int = 100_000, fp_step: float = 1.0,
-    fp_solver: Any = None, fp_tol: float = 1e-10,
+    f: Callable,
+    g: Callable,
+    w0: PyTree,
+    args: Any,
+    x0: Float[Array, " n"],
+    t1: float,
+    *,
+    ts: Float[Array, " T"] | None = None,
+    n_save: int = 101,
+    solver: Any = "tsit5",
+    rtol: float = 1e-7,
+    atol: float = 1e-9,
+    max_steps: int = 100_000,
+    fp_step: float = 1.0,
+    fp_solver: Any = None,
+    fp_tol: float = 1e-10,
 ) -> GradientFlow:
     """The exact gradient flow $\\dot w = -\\nabla_w g(x^*(w))$ (seed 000 eq. 2.3).
 
@@ -436,16 +416,38 @@ def gradient_flow(
 
     ts = jnp.linspace(0.0, t1, n_save) if ts is None else jnp.asarray(ts)
     sol = diffrax.diffeqsolve(
-        diffrax.ODETerm(rhs), _make_solver(solver, rtol, atol), 0.0, t1, None, w0,
-        None, saveat=diffrax.SaveAt(ts=ts), stepsize_controller=_controller(rtol, atol, 0.0, 1.0),
-        max_steps=max_steps, throw=False)
-    return GradientFlow(ts=sol.ts, w=sol.ys, loss=jax.vmap(obj)(sol.ys), result=sol.result,
-                        num_steps=sol.stats["num_steps"])
+        diffrax.ODETerm(rhs),
+        _make_solver(solver, rtol, atol),
+        0.0,
+        t1,
+        None,
+        w0,
+        None,
+        saveat=diffrax.SaveAt(ts=ts),
+        stepsize_controller=_controller(rtol, atol, 0.0, 1.0),
+        max_steps=max_steps,
+        throw=False,
+    )
+    return GradientFlow(
+        ts=sol.ts,
+        w=sol.ys,
+        loss=jax.vmap(obj)(sol.ys),
+        result=sol.result,
+        num_steps=sol.stats["num_steps"],
+    )
 
 
 def sweep_tau(
-    f: Callable, g: Callable, x0: Float[Array, " n"], y0: Float[Array, " n"], w0: PyTree,
-    args: Any, taus: Float[Array, " B"], t1: float, *, bucket_size: int | None = None,
+    f: Callable,
+    g: Callable,
+    x0: Float[Array, " n"],
+    y0: Float[Array, " n"],
+    w0: PyTree,
+    args: Any,
+    taus: Float[Array, " B"],
+    t1: float,
+    *,
+    bucket_size: int | None = None,
     **simulate_kwargs,
 ) -> Trajectory:
     """`simulate` over many timescales τ as one compiled program (vmap, bucketed).

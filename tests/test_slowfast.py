@@ -39,8 +39,17 @@ def _equilibrium(w):
 # ----------------------------------------------------------------------------- bounds
 
 
-HAND = sf.DerivativeBounds(L_x_f=1.5, L_xx_f=0.2, L_w_f=0.5, L_ww_f=0.1, L_xw_f=0.3,
-                           L_x_g=2.0, L_xx_g=1.0, beta_x=0.5, k=1.0)
+HAND = sf.DerivativeBounds(
+    L_x_f=1.5,
+    L_xx_f=0.2,
+    L_w_f=0.5,
+    L_ww_f=0.1,
+    L_xw_f=0.3,
+    L_x_g=2.0,
+    L_xx_g=1.0,
+    beta_x=0.5,
+    k=1.0,
+)
 
 
 def test_timescale_hand_computed():
@@ -73,8 +82,17 @@ def test_example1_bounds_table2():
     v = jnp.array([[0.0, 0.6], [0.8, 0.0]])  # ‖v‖_F = 1
     rho = jnp.array([3.0, 4.0])  # ‖ρ‖_2 = 5
     b = sf.example1_bounds(v, rho, "logistic")
-    want = dict(beta_x=0.75, L_x_f=1.25, L_w_f=1.25, L_xw_f=5 * L2_LOGISTIC,
-                L_ww_f=25 * L2_LOGISTIC, L_xx_f=L2_LOGISTIC, L_x_g=math.sqrt(2), L_xx_g=1.0, k=1.0)
+    want = dict(
+        beta_x=0.75,
+        L_x_f=1.25,
+        L_w_f=1.25,
+        L_xw_f=5 * L2_LOGISTIC,
+        L_ww_f=25 * L2_LOGISTIC,
+        L_xx_f=L2_LOGISTIC,
+        L_x_g=math.sqrt(2),
+        L_xx_g=1.0,
+        k=1.0,
+    )
     for name, val in want.items():
         np.testing.assert_allclose(float(getattr(b, name)), val, rtol=1e-14)
     bt = sf.example1_bounds(v, rho, "tanh")
@@ -169,8 +187,11 @@ def test_vector_field_matches_dense_formulas(getkey):
         return -x + jnp.tanh(w["A"] @ x + w["B"] @ args["rho"]) * w["s"]
 
     g = lambda x, args: jnp.sum(jnp.sin(x) * args["t"])
-    w = {"A": jax.random.normal(getkey(), (n, n)), "B": jax.random.normal(getkey(), (n, m)),
-         "s": jnp.array(0.7)}
+    w = {
+        "A": jax.random.normal(getkey(), (n, n)),
+        "B": jax.random.normal(getkey(), (n, m)),
+        "s": jnp.array(0.7),
+    }
     args = {"rho": jax.random.normal(getkey(), (m,)), "t": jax.random.normal(getkey(), (n,))}
     x, y = jax.random.normal(getkey(), (n,)), jax.random.normal(getkey(), (n,))
     ux, uy, h = jax.jit(sf.vector_field, static_argnums=(0, 1))(f, g, x, y, w, args)
@@ -198,7 +219,7 @@ def test_descent_ratio_zero_at_equilibrium_and_gradient():
         _, _, h = sf.vector_field(EX1.f, EX1.g, x, y, w, ARGS)
         fd = (obj(w + 1e-4 * E) - obj(w - 1e-4 * E)) / 2e-4
         return ratio, loss - obj(w), hn - gn, h, -jax.grad(obj)(w), fd
-        
+
     E = jnp.zeros_like(W0).at[1, 0].set(1.0)
     ratio, dloss, dn, h, hstar, fd = check(xs, ys, W0, E)
     assert ratio < 1e-8 and abs(dloss) < 1e-12 and abs(dn) < 1e-8
@@ -224,8 +245,12 @@ def test_example_rates_uniform_in_w(getkey):
     mask = (jax.random.uniform(getkey(), (5, 5)) < 0.6) * (1 - jnp.eye(5))
     alpha = jnp.array([0.5, 0.3, 0.6, 0.4, 0.5])
     for norm, p, deg in (("inf", jnp.inf, mask.sum(1)), ("one", 1, mask.sum(0))):
-        ex = sf.Example3(alpha if norm == "inf" else alpha * jnp.array([1, -1, 1, -1, 1.0]),
-                         mask, n_out=2, norm=norm)
+        ex = sf.Example3(
+            alpha if norm == "inf" else alpha * jnp.array([1, -1, 1, -1, 1.0]),
+            mask,
+            n_out=2,
+            norm=norm,
+        )
         rate = ex.rate()
         np.testing.assert_allclose(rate, 1 - 0.25 * jnp.max(alpha * deg), rtol=1e-12)
         ws = 10 * jax.random.normal(getkey(), (32, 5, 5))
@@ -237,8 +262,10 @@ def test_example_rates_uniform_in_w(getkey):
     ex2 = sf.Example2(v, n1=n1)
     rate, eta = ex2.rate(), ex2.weight()
     assert rate > 0
-    ws = {"w": 10 * jax.random.normal(getkey(), (32, n1, n2)),
-          "u": 10 * jax.random.normal(getkey(), (32, n2, m))}
+    ws = {
+        "w": 10 * jax.random.normal(getkey(), (32, n1, n2)),
+        "u": 10 * jax.random.normal(getkey(), (32, n2, m)),
+    }
     assert _max_lognorm(ex2, xs, ws, (jnp.ones(m), None), jnp.inf, eta) <= -rate + 1e-12
     with pytest.raises(ValueError, match="norm"):
         sf.Example3(alpha, mask, n_out=2, norm="two")
@@ -253,16 +280,26 @@ def _reference(tau_x, tau_y, t1, x0, y0, w0):
 
     @jax.jit
     def rhs(z):
-        x, y, w = z[:n], z[n:2 * n], z[2 * n:].reshape(W0.shape)
+        x, y, w = z[:n], z[n : 2 * n], z[2 * n :].reshape(W0.shape)
         Jx = jax.jacfwd(EX1.f, 0)(x, w, ARGS)
         Jw = jax.jacfwd(EX1.f, 1)(x, w, ARGS)
-        return jnp.concatenate([EX1.f(x, w, ARGS) / tau_x,
-                                (y @ Jx - (x - TARGET)) / tau_y,
-                                jnp.tensordot(y, Jw, 1).ravel()])
+        return jnp.concatenate(
+            [
+                EX1.f(x, w, ARGS) / tau_x,
+                (y @ Jx - (x - TARGET)) / tau_y,
+                jnp.tensordot(y, Jw, 1).ravel(),
+            ]
+        )
 
     z0 = np.concatenate([x0, y0, np.ravel(w0)])
-    sol = solve_ivp(lambda t, z: np.asarray(rhs(jnp.asarray(z))), (0, t1), z0, method="DOP853",
-                    rtol=1e-11, atol=1e-13)
+    sol = solve_ivp(
+        lambda t, z: np.asarray(rhs(jnp.asarray(z))),
+        (0, t1),
+        z0,
+        method="DOP853",
+        rtol=1e-11,
+        atol=1e-13,
+    )
     return sol.y[:, -1]
 
 
@@ -275,11 +312,23 @@ def test_simulate_jit_vmap_over_tau():
     @jax.jit
     @jax.vmap
     def run(tt):
-        return sf.simulate(EX1.f, EX1.g, xs, ys, W0, ARGS, tt[0], 2.0, tau_y=tt[1], n_save=5,
-                           rtol=1e-10, atol=1e-12)
+        return sf.simulate(
+            EX1.f,
+            EX1.g,
+            xs,
+            ys,
+            W0,
+            ARGS,
+            tt[0],
+            2.0,
+            tau_y=tt[1],
+            n_save=5,
+            rtol=1e-10,
+            atol=1e-12,
+        )
 
     tr = run(taus)
-    assert jnp.all(tr.result._value == 0)
+    assert jnp.all(tr.result == diffrax.RESULTS.successful)
     for i, (tx, ty) in enumerate(np.asarray(taus)):
         ref = _reference(tx, ty, 2.0, np.asarray(xs), np.asarray(ys), np.asarray(W0))
         got = np.concatenate([tr.x[i, -1], tr.y[i, -1], np.ravel(tr.w[i, -1])])
@@ -294,8 +343,22 @@ def test_simulate_jit_vmap_over_tau():
 @pytest.mark.parametrize("solver", ["kvaerno5", pytest.param("kencarp4", marks=pytest.mark.slow)])
 def test_stiff_solvers_agree_with_reference(solver):
     xs, ys = _equilibrium(W0)
-    tr = sf.simulate(EX1.f, EX1.g, xs + 0.05, ys, W0, ARGS, 0.01, 1.0, n_save=3, solver=solver,
-                     monitor=False, rtol=1e-9, atol=1e-11, progress=True)
+    tr = sf.simulate(
+        EX1.f,
+        EX1.g,
+        xs + 0.05,
+        ys,
+        W0,
+        ARGS,
+        0.01,
+        1.0,
+        n_save=3,
+        solver=solver,
+        monitor=False,
+        rtol=1e-9,
+        atol=1e-11,
+        progress=True,
+    )
     ref = _reference(0.01, 0.01, 1.0, np.asarray(xs + 0.05), np.asarray(ys), np.asarray(W0))
     np.testing.assert_allclose(np.ravel(tr.w[-1]), ref[6:], rtol=1e-6, atol=1e-8)
     assert np.isnan(tr.descent_ratio).all()  # monitor=False
@@ -303,8 +366,9 @@ def test_stiff_solvers_agree_with_reference(solver):
 
 def test_simulate_throw_false_reports_failure():
     x0, y0 = jnp.full(3, 0.5), jnp.zeros(3)
-    tr = sf.simulate(EX1.f, EX1.g, x0, y0, W0, ARGS, 1e-3, 5.0, n_save=3, max_steps=4,
-                     monitor=False)
+    tr = sf.simulate(
+        EX1.f, EX1.g, x0, y0, W0, ARGS, 1e-3, 5.0, n_save=3, max_steps=4, monitor=False
+    )
     assert not bool(tr.result == diffrax.RESULTS.successful)
     assert np.isinf(np.asarray(tr.x[-1])).all() and np.isnan(tr.h_norm[-1])
     with pytest.raises(ValueError, match="tau"):
@@ -328,8 +392,9 @@ def test_bootstrap_reaches_condition_4_5():
 def test_sweep_tau_matches_individual_runs():
     xs, ys = _equilibrium(W0)
     taus = jnp.array([0.2, 0.01, 0.05, 0.1])
-    tr = sf.sweep_tau(EX1.f, EX1.g, xs, ys, W0, ARGS, taus, 1.0, bucket_size=2, n_save=3,
-                      monitor=False)
+    tr = sf.sweep_tau(
+        EX1.f, EX1.g, xs, ys, W0, ARGS, taus, 1.0, bucket_size=2, n_save=3, monitor=False
+    )
     one = sf.simulate(EX1.f, EX1.g, xs, ys, W0, ARGS, 0.01, 1.0, n_save=3, monitor=False)
     assert_tree_allclose(tr.w[1], one.w, rtol=1e-9, atol=1e-12)
 
@@ -341,8 +406,20 @@ def test_simulate_grad_wrt_tau_matches_finite_differences():
 
     @jax.jit
     def final_loss(tau):
-        tr = sf.simulate(EX1.f, EX1.g, xs + 0.05, ys, W0, ARGS, tau, 1.0, n_save=2,
-                         monitor=False, rtol=1e-10, atol=1e-12)
+        tr = sf.simulate(
+            EX1.f,
+            EX1.g,
+            xs + 0.05,
+            ys,
+            W0,
+            ARGS,
+            tau,
+            1.0,
+            n_save=2,
+            monitor=False,
+            rtol=1e-10,
+            atol=1e-12,
+        )
         return tr.online_loss[-1]
 
     g = jax.grad(final_loss)(0.1)

@@ -46,7 +46,7 @@ def _numpy_rhs(v, rho, target, n, m, tau):
     """Eq. 2.7 for Example 1 in NumPy: D_x f = −I + diag(σ')v, D_w f[i,(i,k)] = σ'_i ρ_k."""
 
     def rhs(t, z):
-        x, y, w = z[:n], z[n:2 * n], z[2 * n:].reshape(n, m)
+        x, y, w = z[:n], z[n : 2 * n], z[2 * n :].reshape(n, m)
         s = 1.0 / (1.0 + np.exp(-(v @ x + w @ rho)))
         ds = s * (1 - s)
         dx = (-x + s) / tau
@@ -73,25 +73,66 @@ def _run(quick):
     x0, y0 = jnp.full((n,), 0.5), jnp.zeros(n)
 
     def batched(solver):
-        return jax.jit(jax.vmap(lambda tau: sf.simulate(
-            ex.f, ex.g, x0, y0, w0, args, tau, t1, n_save=2, solver=solver, rtol=RTOL,
-            atol=ATOL, monitor=False).w[-1]))
+        return jax.jit(
+            jax.vmap(
+                lambda tau: sf.simulate(
+                    ex.f,
+                    ex.g,
+                    x0,
+                    y0,
+                    w0,
+                    args,
+                    tau,
+                    t1,
+                    n_save=2,
+                    solver=solver,
+                    rtol=RTOL,
+                    atol=ATOL,
+                    monitor=False,
+                ).w[-1]
+            )
+        )
 
-    out = {"problem": f"Example 1, n={n}, m={m}, state size {2 * n + n * m}, t1={t1}",
-           "num_tau": 64, "tau_range": [tau_b, 100 * tau_b], "rtol": RTOL, "atol": ATOL,
-           "dtype": "float64", "results": {}}
+    out = {
+        "problem": f"Example 1, n={n}, m={m}, state size {2 * n + n * m}, t1={t1}",
+        "num_tau": 64,
+        "tau_range": [tau_b, 100 * tau_b],
+        "rtol": RTOL,
+        "atol": ATOL,
+        "dtype": "float64",
+        "results": {},
+    }
     finals = {}
-    for name, solver in (("contractax_tsit5_vmap", "tsit5"), ("contractax_kvaerno5_vmap",
-                                                               "kvaerno5")):
+    for name, solver in (
+        ("contractax_tsit5_vmap", "tsit5"),
+        ("contractax_kvaerno5_vmap", "kvaerno5"),
+    ):
         fn = batched(solver)
         t = timeit(lambda fn=fn: fn(taus), repeats=1 if (quick and solver == "kvaerno5") else 3)
         finals[name] = np.asarray(fn(taus))
         out["results"][name] = {"median_s": t["median_s"], "compile_and_first_s": t["first_call_s"]}
-    sweep = jax.jit(lambda ts: sf.sweep_tau(ex.f, ex.g, x0, y0, w0, args, ts, t1, bucket_size=16,
-                                            n_save=2, rtol=RTOL, atol=ATOL, monitor=False).w[:, -1])
+    sweep = jax.jit(
+        lambda ts: sf.sweep_tau(
+            ex.f,
+            ex.g,
+            x0,
+            y0,
+            w0,
+            args,
+            ts,
+            t1,
+            bucket_size=16,
+            n_save=2,
+            rtol=RTOL,
+            atol=ATOL,
+            monitor=False,
+        ).w[:, -1]
+    )
     t = timeit(lambda: sweep(taus), repeats=3)
     out["results"]["contractax_tsit5_sweep_tau_buckets16"] = {
-        "median_s": t["median_s"], "compile_and_first_s": t["first_call_s"]}
+        "median_s": t["median_s"],
+        "compile_and_first_s": t["first_call_s"],
+    }
 
     z0 = np.concatenate([np.asarray(x0), np.asarray(y0), np.asarray(w0).ravel()])
     vn, rn, tn = (np.asarray(a) for a in (v, rho, target))
@@ -101,9 +142,15 @@ def _run(quick):
         def loop(method=method, ws=ws):
             ws.clear()
             for tau in np.asarray(taus):
-                sol = solve_ivp(_numpy_rhs(vn, rn, tn, n, m, tau), (0.0, t1), z0, method=method,
-                                rtol=RTOL, atol=ATOL)
-                ws.append(sol.y[2 * n:, -1].reshape(n, m))
+                sol = solve_ivp(
+                    _numpy_rhs(vn, rn, tn, n, m, tau),
+                    (0.0, t1),
+                    z0,
+                    method=method,
+                    rtol=RTOL,
+                    atol=ATOL,
+                )
+                ws.append(sol.y[2 * n :, -1].reshape(n, m))
             return None
 
         t0 = time.perf_counter()
@@ -122,7 +169,11 @@ def _run(quick):
         out["results"][name]["max_abs_diff_final_w_vs_tsit5"] = float(np.max(np.abs(arr - ref)))
     best_cx = min(out["results"][k]["median_s"] for k in out["results"] if k.startswith("contr"))
     for method in ("BDF", "LSODA", "RK45"):
-        out[f"speedup_vs_scipy_{method}"] = out["results"][f"scipy_{method}_loop"]["median_s"] / best_cx
-    out["note"] = ("speedup = SciPy loop time / fastest contractax program (excluding compile); "
-                   "compile time is reported separately.")
+        out[f"speedup_vs_scipy_{method}"] = (
+            out["results"][f"scipy_{method}_loop"]["median_s"] / best_cx
+        )
+    out["note"] = (
+        "speedup = SciPy loop time / fastest contractax program (excluding compile); "
+        "compile time is reported separately."
+    )
     return out
