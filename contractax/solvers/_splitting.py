@@ -12,7 +12,6 @@ from collections.abc import Callable
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import jax.scipy.linalg as jsl
 
 from ._adjoints import AbstractAdjoint, ImplicitAdjoint, implicit_solve
 from ._fixed_point import _check_contraction, finish
@@ -36,16 +35,18 @@ class _PRStep(AbstractSolver):
     prox: Callable = eqx.field(static=True)
 
     def init(self, z, fz, args):
+        # the resolvent (I + α(I − W))⁻¹ as an explicit inverse: it is well conditioned when
+        # I − W ⪰ mI, and a matrix product batches (vmap) far better than a triangular solve
         n = z.shape[0]
         V = (1.0 + self.alpha) * jnp.eye(n, dtype=z.dtype) - self.alpha * args["W"]
-        return {"lu": jsl.lu_factor(V), "s": z}
+        return {"vinv": jnp.linalg.inv(V), "s": z}
 
     def step(self, z, fz, state, args):
         a = self.alpha
         s_half = 2.0 * z - state["s"]
-        z_half = jsl.lu_solve(state["lu"], s_half + a * args["u"])
+        z_half = state["vinv"] @ (s_half + a * args["u"])
         s = 2.0 * z_half - s_half
-        return self.prox(s, a), {"lu": state["lu"], "s": s}
+        return self.prox(s, a), {"vinv": state["vinv"], "s": s}
 
 
 class ForwardBackward(eqx.Module):
@@ -73,7 +74,7 @@ class ForwardBackward(eqx.Module):
 
 
 class PeacemanRachford(eqx.Module):
-    """Peaceman–Rachford splitting with the resolvent of F by one LU factorisation.
+    """Peaceman–Rachford splitting; the resolvent of F is inverted once per solve.
 
     $$s_{½} = 2z_k - s_k,\\; z_{½} = ((1+α)I - αW)^{-1}(s_{½} + αu),\\;
     s_{k+1} = 2z_{½} - s_{½},\\; z_{k+1} = \\mathrm{prox}^α_φ(s_{k+1}).$$
