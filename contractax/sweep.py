@@ -12,6 +12,7 @@ devices and the same code runs unchanged.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -32,6 +33,47 @@ except AttributeError:  # pragma: no cover - older jax
 
 def _mesh(devices) -> Mesh:
     return Mesh(np.asarray(devices), ("grid",))
+
+
+def _build(fn: Callable, devices: tuple) -> Callable:
+    """The compiled program: per device, `lax.map` over chunks of a `vmap` of `fn`."""
+
+    def local(block):
+        block = jax.tree_util.tree_map(lambda x: x[0], block)  # (nchunks, chunk, ...)
+        out = jax.lax.map(jax.vmap(fn), block)
+        return jax.tree_util.tree_map(lambda x: x[None], out)
+
+    if len(devices) == 1:
+        return jax.jit(local)
+    mesh = _mesh(devices)
+    return jax.jit(_shard_map(local, mesh=mesh, in_specs=P("grid"), out_specs=P("grid")))
+
+
+_build_cached = functools.lru_cache(maxsize=32)(_build)
+
+
+def _program(fn: Callable, devices: tuple) -> Callable:
+    """Reuse the jitted program for the same `fn` object, so repeated sweeps compile once."""
+    try:
+        return _build_cached(fn, devices)
+    except TypeError:  # unhashable fn
+        return _build(fn, devices)
+
+
+class _KeywordCall:
+    """`point -> fn(**point)`, hashable and equal by `fn`, so its compiled program is reused."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __call__(self, point):
+        return self.fn(**point)
+
+    def __hash__(self):
+        return hash((_KeywordCall, self.fn))
+
+    def __eq__(self, other):
+        return isinstance(other, _KeywordCall) and other.fn is self.fn
 
 
 def flat_map(
@@ -65,19 +107,9 @@ def flat_map(
         return x.reshape((nd, nchunks, chunk) + x.shape[1:])
 
     padded = jax.tree_util.tree_map(pad, inputs)
-
-    def local(block):
-        block = jax.tree_util.tree_map(lambda x: x[0], block)  # (nchunks, chunk, ...)
-        out = jax.lax.map(jax.vmap(fn), block)
-        return jax.tree_util.tree_map(lambda x: x[None], out)
-
-    if nd == 1:
-        run = jax.jit(local)
-    else:
-        mesh = _mesh(devices)
-        padded = jax.device_put(padded, NamedSharding(mesh, P("grid")))
-        run = jax.jit(_shard_map(local, mesh=mesh, in_specs=P("grid"), out_specs=P("grid")))
-    out = run(padded)
+    if nd > 1:
+        padded = jax.device_put(padded, NamedSharding(_mesh(devices), P("grid")))
+    out = _program(fn, tuple(devices))(padded)
     return jax.tree_util.tree_map(lambda x: x.reshape((total,) + x.shape[3:])[:n], out)
 
 
@@ -117,6 +149,6 @@ def grid(
     shape = tuple(a.shape[0] for a in arrays)
     mesh = jnp.meshgrid(*arrays, indexing="ij")
     flat = {name: m.reshape(-1) for name, m in zip(names, mesh)}
-    out = flat_map(lambda point: fn(**point), flat, chunk_size=chunk_size, devices=devices)
+    out = flat_map(_KeywordCall(fn), flat, chunk_size=chunk_size, devices=devices)
     assert math.prod(shape) == jax.tree_util.tree_leaves(out)[0].shape[0]
     return jax.tree_util.tree_map(lambda x: x.reshape(shape + x.shape[1:]), out)
