@@ -12,6 +12,7 @@ import pathlib
 import re
 import subprocess
 import sys
+import tarfile
 import venv
 import zipfile
 
@@ -48,11 +49,15 @@ def _version():
 @pytest.mark.slow
 def test_wheel_installs_and_runs_in_a_clean_venv(tmp_path):
     dist = tmp_path / "dist"
-    # 1. Build the wheel from this source tree (no isolation: hatchling is in the dev venv).
-    _run(
-        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dist)],
-        cwd=ROOT,
-    )
+    # 1. `python -m build` (no isolation: hatchling is in the dev venv) makes the sdist, then
+    #    the wheel from the unpacked sdist, so both must be complete.
+    _run([sys.executable, "-m", "build", "--no-isolation", "--outdir", str(dist)], cwd=ROOT)
+    sdists = list(dist.glob("contractax-*.tar.gz"))
+    assert len(sdists) == 1
+    with tarfile.open(sdists[0]) as tar:
+        members = {m.split("/", 1)[1] for m in tar.getnames() if "/" in m}
+    for needed in ("pyproject.toml", "README.md", "CHANGELOG.md", "contractax/__init__.py"):
+        assert needed in members, f"{needed} missing from the sdist"
     wheels = list(dist.glob("contractax-*.whl"))
     assert len(wheels) == 1
     wheel = wheels[0]
