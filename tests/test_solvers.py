@@ -5,6 +5,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import contractax as cx
 
@@ -303,3 +305,27 @@ def test_no_retrace_on_new_args():
     solve = jax.jit(solve)
     solve(args)
     solve(jax.tree_util.tree_map(lambda a: a * 0.9, args))
+
+
+_Q6 = jnp.linalg.qr(jax.random.normal(jax.random.PRNGKey(11), (6, 6)))[0]
+
+
+@jax.jit
+def _affine_certificate(rho, b):
+    A = rho * _Q6
+    sol = cx.fixed_point(
+        lambda z, a: a @ z + b, jnp.zeros(6), A, solver=cx.Anderson(), tol=1e-4, contraction=rho
+    )
+    e = jnp.linalg.norm(sol.value - jnp.linalg.solve(jnp.eye(6) - A, b))
+    return e, sol.stats["error_bound"]
+
+
+@given(
+    rho=st.floats(0.05, 0.98),
+    b=st.lists(st.floats(-10, 10), min_size=6, max_size=6),
+)
+def test_certificate_property(rho, b):
+    """Banach: e ≤ error_bound ≤ (1+ρ)/(1−ρ)·e for any iterate, here Anderson's (one compile)."""
+    e, bound = _affine_certificate(jnp.asarray(rho), jnp.asarray(b))
+    assert float(e) <= float(bound) * (1 + 1e-9) + 1e-300
+    assert float(bound) <= (1 + rho) / (1 - rho) * float(e) * (1 + 1e-9) + 1e-300
