@@ -122,7 +122,7 @@ class GRUCell(_Cell):
     h' = (1 - z) \odot n + z \odot h.
     \end{aligned}$$
 
-    **Arguments:** as [`LSTMCell`][contractax.models.LSTMCell].
+    **Arguments:** as [`LSTMCell`][contractax.models.lstm.LSTMCell].
 
     **Returns:** (from `__call__(input, h)`) the new hidden state `h'`.
 
@@ -148,7 +148,7 @@ class GRUCell(_Cell):
 class TanhRNNCell(_Cell):
     r"""Vanilla (Elman) cell $h' = \tanh(W_{ih} u + b_{ih} + W_{hh} h + b_{hh})$.
 
-    **Arguments:** as [`LSTMCell`][contractax.models.LSTMCell].
+    **Arguments:** as [`LSTMCell`][contractax.models.lstm.LSTMCell].
 
     **Returns:** (from `__call__(input, h)`) the new hidden state `h'`.
 

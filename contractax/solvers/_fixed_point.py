@@ -60,7 +60,7 @@ def fixed_point(
 
     Iterates `solver` from `z0` (one evaluation of f per step) until
     $\\|f(z) - z\\| \\le \\text{tol}\\cdot\\max(\\|z\\|, 1)$. The derivative is given by
-    `adjoint`; with the default [`contractax.ImplicitAdjoint`][] it is the implicit function
+    `adjoint`; with the default [`contractax.ImplicitAdjoint`][contractax.solvers.ImplicitAdjoint] it is the implicit function
     theorem $\\partial z^*/\\partial\\theta = (I - \\partial_z f)^{-1}\\partial_\\theta f$ (seed 004
     eq. 2.3), in forward mode (`jvp`, `jacfwd`, `hessian`) and reverse mode (`grad`, `vjp`).
     When a contraction factor ρ < 1 of f (in `norm`) is known, Banach's theorem gives the
@@ -72,10 +72,10 @@ def fixed_point(
     - `z0`: the starting point (any pytree of floating arrays; flattened internally).
     - `args`: data and parameters (pytree). Only array leaves are differentiated; other
       leaves are treated as static.
-    - `solver`: [`contractax.Picard`][], [`contractax.Relaxed`][], [`contractax.Anderson`][]
-      or [`contractax.Broyden`][].
-    - `adjoint`: [`contractax.ImplicitAdjoint`][], [`contractax.UnrolledAdjoint`][],
-      [`contractax.JacobianFreeAdjoint`][] or [`contractax.NeumannAdjoint`][].
+    - `solver`: [`contractax.Picard`][contractax.solvers.Picard], [`contractax.Relaxed`][contractax.solvers.Relaxed], [`contractax.Anderson`][contractax.solvers.Anderson]
+      or [`contractax.Broyden`][contractax.solvers.Broyden].
+    - `adjoint`: [`contractax.ImplicitAdjoint`][contractax.solvers.ImplicitAdjoint], [`contractax.UnrolledAdjoint`][contractax.solvers.UnrolledAdjoint],
+      [`contractax.JacobianFreeAdjoint`][contractax.solvers.JacobianFreeAdjoint] or [`contractax.NeumannAdjoint`][contractax.solvers.NeumannAdjoint].
     - `tol`: relative tolerance; default `eps**0.75` of the dtype (≈ 7e-6 in float32,
       2e-12 in float64).
     - `max_steps`: iteration limit.
@@ -85,7 +85,7 @@ def fixed_point(
 
     **Returns:**
 
-    A [`contractax.Solution`][] `(value, result, stats)`; under `vmap` every example has its
+    A [`contractax.Solution`][contractax.solvers.Solution] `(value, result, stats)`; under `vmap` every example has its
     own `result` and `stats["num_steps"]`.
 
     **Example:**

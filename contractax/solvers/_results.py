@@ -36,12 +36,12 @@ class RESULTS(eqx.Enumeration):
 
 
 class Solution(eqx.Module):
-    """The result of [`contractax.fixed_point`][] or [`contractax.solvers.monotone_solve`][].
+    """The result of [`contractax.fixed_point`][contractax.solvers.fixed_point] or [`contractax.solvers.monotone_solve`][].
 
     **Fields:**
 
     - `value`: the computed fixed point z (same pytree structure as `z0`).
-    - `result`: a [`contractax.RESULTS`][] code; `RESULTS.successful` when converged.
+    - `result`: a [`contractax.RESULTS`][contractax.solvers.RESULTS] code; `RESULTS.successful` when converged.
     - `stats`: a dict with `num_steps` (iterations taken; one f evaluation each),
       `residual` (relative residual ‖f(z) − z‖ / max(‖z‖, 1)), `abs_residual` (‖f(z) − z‖)
       and, when a contraction factor ρ was given, `error_bound` = ‖f(z) − z‖ / (1 − ρ),

@@ -175,11 +175,11 @@ def monotone_solve(
     - `z0`: starting point (default zeros).
     - `solver`: `PeacemanRachford(alpha)` or `ForwardBackward(alpha)`.
     - `adjoint`, `tol`, `max_steps`, `norm`, `contraction`, `throw`: as in
-      [`contractax.fixed_point`][] (`contraction` is a contraction factor of z ↦ σ(Wz+u)).
+      [`contractax.fixed_point`][contractax.solvers.fixed_point] (`contraction` is a contraction factor of z ↦ σ(Wz+u)).
 
     **Returns:**
 
-    A [`contractax.Solution`][]; `value` has shape (n,).
+    A [`contractax.Solution`][contractax.solvers.Solution]; `value` has shape (n,).
 
     **Example:**
 
