@@ -6,34 +6,35 @@ names are re-exported here.
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import contraction as contraction
-from . import data as data
-from . import gd as gd
-from . import models as models
-from . import landscape as landscape
-from . import ntk as ntk
-from . import norms as norms
-from . import rnn as rnn
-from . import sweep as sweep
-from . import train as train
-from . import solvers as solvers
-from . import slowfast as slowfast
+from . import (
+    contraction as contraction,
+    data as data,
+    gd as gd,
+    landscape as landscape,
+    models as models,
+    norms as norms,
+    ntk as ntk,
+    rnn as rnn,
+    slowfast as slowfast,
+    solvers as solvers,
+    sweep as sweep,
+    train as train,
+)
 from .solvers import (
     RESULTS as RESULTS,
     Anderson as Anderson,
     Broyden as Broyden,
+    ForwardBackward as ForwardBackward,
     ImplicitAdjoint as ImplicitAdjoint,
     JacobianFreeAdjoint as JacobianFreeAdjoint,
     NeumannAdjoint as NeumannAdjoint,
+    PeacemanRachford as PeacemanRachford,
     Picard as Picard,
     Relaxed as Relaxed,
     Solution as Solution,
     UnrolledAdjoint as UnrolledAdjoint,
     fixed_point as fixed_point,
 )
-from .solvers import ForwardBackward as ForwardBackward
-from .solvers import PeacemanRachford as PeacemanRachford
-
 
 try:
     __version__ = version("contractax")

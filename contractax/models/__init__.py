@@ -2,17 +2,18 @@
 deep linear and two-layer ReLU networks. Constructors follow equinox: sizes, hyperparameters,
 `key=`."""
 
-from .deep_linear import DeepLinear as DeepLinear
-from .deep_linear import deep_linear_loss as deep_linear_loss
+from .deep_linear import DeepLinear as DeepLinear, deep_linear_loss as deep_linear_loss
 from .deq import DEQ as DEQ
 from .firing_rate import FiringRateNetwork as FiringRateNetwork
-from .implicit import ImplicitNetwork as ImplicitNetwork
-from .implicit import mu_infinity_parametrisation as mu_infinity_parametrisation
-from .lstm import GRUCell as GRUCell
-from .lstm import LSTMCell as LSTMCell
-from .lstm import TanhRNNCell as TanhRNNCell
-from .lstm import chaotic_lstm as chaotic_lstm
-from .mondeq import MonotoneDEQ as MonotoneDEQ
-from .mondeq import monotone_parametrisation as monotone_parametrisation
-from .two_layer import TwoLayerReLU as TwoLayerReLU
-from .two_layer import two_layer_loss as two_layer_loss
+from .implicit import (
+    ImplicitNetwork as ImplicitNetwork,
+    mu_infinity_parametrisation as mu_infinity_parametrisation,
+)
+from .lstm import (
+    GRUCell as GRUCell,
+    LSTMCell as LSTMCell,
+    TanhRNNCell as TanhRNNCell,
+    chaotic_lstm as chaotic_lstm,
+)
+from .mondeq import MonotoneDEQ as MonotoneDEQ, monotone_parametrisation as monotone_parametrisation
+from .two_layer import TwoLayerReLU as TwoLayerReLU, two_layer_loss as two_layer_loss
