@@ -10,5 +10,17 @@ Matrix = Float[Array, "*batch n n"]
 Vector = Float[Array, "*batch n"]
 Args = PyTree[Any]
 
-__all__ = ["Any", "Array", "ArrayLike", "Bool", "Float", "Int", "PyTree", "Scalar", "ScalarLike",
-           "Matrix", "Vector", "Args"]
+__all__ = [
+    "Any",
+    "Array",
+    "ArrayLike",
+    "Bool",
+    "Float",
+    "Int",
+    "PyTree",
+    "Scalar",
+    "ScalarLike",
+    "Matrix",
+    "Vector",
+    "Args",
+]

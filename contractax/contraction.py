@@ -85,7 +85,12 @@ def _diag_C(C, A):
 
 
 def optimal_rate(
-    A: Float[ArrayLike, "*batch n n"], *, C=None, dmin=0.0, dmax=1.0, p=math.inf,
+    A: Float[ArrayLike, "*batch n n"],
+    *,
+    C=None,
+    dmin=0.0,
+    dmax=1.0,
+    p=math.inf,
     model: str = "firing_rate",
 ):
     r"""The best ℓ∞ (or ℓ1) contraction rate over diagonal weights, and the weight attaining it.
@@ -107,8 +112,10 @@ def optimal_rate(
     """
     p = check_p(p)
     if p == 2:
-        raise ValueError("optimal_rate is implemented for p = 1 and p = jnp.inf (diagonal weights); "
-                         "for p = 2 use norms.optimal_weight on a Metzler matrix.")
+        raise ValueError(
+            "optimal_rate is implemented for p = 1 and p = jnp.inf (diagonal weights); "
+            "for p = 2 use norms.optimal_weight on a Metzler matrix."
+        )
     if model not in ("firing_rate", "hopfield"):
         raise ValueError(f"model must be 'firing_rate' or 'hopfield'; got {model!r}.")
     A = check_square(A)
@@ -211,8 +218,10 @@ def interconnection_rate(
     rates = as_float_array(rates, "rates")
     gains = check_square(gains, "gains")
     if gains.shape[-1] != rates.shape[-1]:
-        raise ValueError(f"gains must be ({rates.shape[-1]}, {rates.shape[-1]}) to match rates; "
-                         f"got {gains.shape}.")
+        raise ValueError(
+            f"gains must be ({rates.shape[-1]}, {rates.shape[-1]}) to match rates; "
+            f"got {gains.shape}."
+        )
     gains = eqx.error_if(gains, jnp.any(gains < 0), "interconnection gains must be ≥ 0.")
     eye = jnp.eye(rates.shape[-1], dtype=gains.dtype)
     Gamma = gains * (1 - eye) - rates[..., :, None] * eye

@@ -224,9 +224,16 @@ def batches(key, n: int, batch_size: int):
     return perm[: nb * batch_size].reshape(nb, batch_size)
 
 
-def widely_separated_symbols(key, n: int, length: int = 150,
-                             windows: tuple = ((10, 19), (40, 49)), *,
-                             n_symbols: int = 2, n_distractors: int = 4, dtype=None):
+def widely_separated_symbols(
+    key,
+    n: int,
+    length: int = 150,
+    windows: tuple = ((10, 19), (40, 49)),
+    *,
+    n_symbols: int = 2,
+    n_distractors: int = 4,
+    dtype=None,
+):
     """The widely-separated-symbols task (Hochreiter & Schmidhuber), as in seed 002 §5, A.2.
 
     Each sequence has `length` one-hot symbols. Every position holds a random distractor

@@ -85,9 +85,7 @@ def _prepare(A, p, weight, name="A"):
     return A, p
 
 
-def vector_norm(
-    x: Float[ArrayLike, "*batch n"], p=2, weight=None
-) -> Float[Array, "*batch"]:
+def vector_norm(x: Float[ArrayLike, "*batch n"], p=2, weight=None) -> Float[Array, "*batch"]:
     r"""The weighted vector norm $\|x\|_{p,\text{weight}}$ on the last axis.
 
     **Arguments:**
@@ -224,12 +222,15 @@ def _as_C(C, A):
         return C * _eye_like(A)
     if C.ndim == 1:
         if C.shape[0] != n:
-            raise ValueError(f"a vector C is the diagonal of −C and must have length {n}; "
-                             f"got shape {C.shape}.")
+            raise ValueError(
+                f"a vector C is the diagonal of −C and must have length {n}; got shape {C.shape}."
+            )
         return C[:, None] * _eye_like(A)
     if C.shape[-2:] != (n, n):
-        raise ValueError(f"C must be a scalar, a length-{n} vector (diagonal) or an {n}×{n} "
-                         f"matrix; got shape {C.shape}.")
+        raise ValueError(
+            f"C must be a scalar, a length-{n} vector (diagonal) or an {n}×{n} "
+            f"matrix; got shape {C.shape}."
+        )
     return C
 
 
@@ -271,7 +272,9 @@ def max_lognorm_over_slopes(
     p = check_p(p)
     A = check_square(A)
     if side not in ("left", "right"):
-        raise ValueError(f"side must be 'left' (−C + diag(d)A) or 'right' (−C + A diag(d)); got {side!r}.")
+        raise ValueError(
+            f"side must be 'left' (−C + diag(d)A) or 'right' (−C + A diag(d)); got {side!r}."
+        )
     Cm = _as_C(C, A)
     dmin = jnp.asarray(dmin, A.dtype)
     dmax = jnp.asarray(dmax, A.dtype)

@@ -141,17 +141,19 @@ def _write_html(out: Path, sections, claims, mode, env, n_pass) -> None:
             body.append(f"<p>{e(s['result'].method)}</p>")
         for fname in s["figure_files"]:
             data = base64.b64encode((out / s["name"] / fname).read_bytes()).decode()
-            body.append(f"<figure><img src='data:image/png;base64,{data}'>"
-                        f"<figcaption>{e(fname)}</figcaption></figure>")
+            body.append(
+                f"<figure><img src='data:image/png;base64,{data}'>"
+                f"<figcaption>{e(fname)}</figcaption></figure>"
+            )
     page = f"""<!doctype html><html><head><meta charset=utf-8><title>contractax report</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:1200px;margin:auto;padding:1em}}
 table{{border-collapse:collapse;font-size:0.85em}}td,th{{border:1px solid #ccc;padding:4px}}
 tr.fail td{{background:#fdd}}tr.pass td:last-child{{background:#dfd}}img{{max-width:100%}}
 pre.fail{{background:#fdd;padding:1em}}</style></head><body>
 <h1>contractax reproduction report</h1><p>Mode: <b>{e(mode)}</b>. {n_pass} of {len(claims)} claims pass.
-Environment: {e(', '.join(f'{k} {v}' for k, v in env.items()))}.</p>
+Environment: {e(", ".join(f"{k} {v}" for k, v in env.items()))}.</p>
 <table><tr><th>experiment</th><th>source</th><th>statement</th><th>expected</th><th>measured</th>
-<th>result</th></tr>{rows}</table>{''.join(body)}</body></html>"""
+<th>result</th></tr>{rows}</table>{"".join(body)}</body></html>"""
     (out / "index.html").write_text(page)
 
 
@@ -161,8 +163,12 @@ def write_docs_page(out: Path, docs: Path, sections: list[dict], mode: str, env:
     import shutil
 
     dest = docs / "reproductions"
-    claims = [{"experiment": s["name"]} | c.to_dict()
-              for s in sections if s["result"] for c in s["result"].claims]
+    claims = [
+        {"experiment": s["name"]} | c.to_dict()
+        for s in sections
+        if s["result"]
+        for c in s["result"].claims
+    ]
     n_pass = sum(c["passed"] for c in claims)
     lines = [
         "# Reproducing the papers",

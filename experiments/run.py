@@ -20,13 +20,23 @@ from pathlib import Path
 import experiments
 from experiments._report import to_jsonable, write_docs_page, write_report
 
-ORDER = ["lognorms", "fixed_points", "implicit_robustness", "flynn_timescale", "step_size",
-         "rnn_memory", "deq_ntk"]
+ORDER = [
+    "lognorms",
+    "fixed_points",
+    "implicit_robustness",
+    "flynn_timescale",
+    "step_size",
+    "rnn_memory",
+    "deq_ntk",
+]
 
 
 def available() -> list[str]:
-    names = [m.name for m in pkgutil.iter_modules(experiments.__path__)
-             if not m.name.startswith("_") and m.name not in ("run", "benchmarks")]
+    names = [
+        m.name
+        for m in pkgutil.iter_modules(experiments.__path__)
+        if not m.name.startswith("_") and m.name not in ("run", "benchmarks")
+    ]
     return sorted(names, key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n))
 
 
@@ -37,10 +47,15 @@ def main(argv: list[str] | None = None) -> int:
     mode.add_argument("--quick", action="store_true", default=True)
     mode.add_argument("--full", action="store_true")
     parser.add_argument("--out", default="results")
-    parser.add_argument("--docs", default=None,
-                        help="also write DOCS/reproducing.md with the table and figures")
-    parser.add_argument("--x64", action="store_true", default=True,
-                        help="run in float64 (theorem checks); on by default")
+    parser.add_argument(
+        "--docs", default=None, help="also write DOCS/reproducing.md with the table and figures"
+    )
+    parser.add_argument(
+        "--x64",
+        action="store_true",
+        default=True,
+        help="run in float64 (theorem checks); on by default",
+    )
     args = parser.parse_args(argv)
     quick = not args.full
 
@@ -87,8 +102,12 @@ def main(argv: list[str] | None = None) -> int:
         sec["seconds"] = time.perf_counter() - t0
         print(f"    done in {sec['seconds']:.1f} s", flush=True)
         sections.append(sec)
-    env = {"python": platform.python_version(), "jax": jax.__version__,
-           "backend": jax.default_backend(), "machine": platform.machine()}
+    env = {
+        "python": platform.python_version(),
+        "jax": jax.__version__,
+        "backend": jax.default_backend(),
+        "machine": platform.machine(),
+    }
     write_report(out, sections, "quick" if quick else "full", env)
     if args.docs:
         write_docs_page(out, Path(args.docs), sections, "quick" if quick else "full", env)

@@ -95,7 +95,9 @@ def test_averaged_step_expansions():
     np.testing.assert_allclose(a_e, 1 / (c * kappa**2))
     np.testing.assert_allclose(f_e, 1 - 1 / (2 * kappa**2), atol=1 / kappa**4)
     a_n, f_n = contraction.averaged_step(c, kappa * c, INF)
-    np.testing.assert_allclose(a_n, (1 / (2 * kappa**2) - 3 / (8 * kappa**3)) / c, atol=2 / kappa**4)
+    np.testing.assert_allclose(
+        a_n, (1 / (2 * kappa**2) - 3 / (8 * kappa**3)) / c, atol=2 / kappa**4
+    )
     np.testing.assert_allclose(f_n, 1 - 1 / (4 * kappa**2) + 1 / (8 * kappa**3), atol=1 / kappa**4)
     # contracting range: α < 1/(cκ(1+κ))
     edge = 1 / (c * kappa * (1 + kappa))
@@ -110,8 +112,12 @@ def test_interconnection_rate(getkey):
     B12 = rand(getkey(), (n1, n2), 0.3)
     B21 = rand(getkey(), (n2, n1), 0.3)
     c = jnp.array([-norms.lognorm(A1, INF), -norms.lognorm(A2, INF)])
-    G = jnp.array([[0.0, norms.induced_norm(jnp.pad(B12, ((0, 0), (0, 1))), INF)],
-                   [norms.induced_norm(jnp.pad(B21, ((0, 1), (0, 0)))[:, :n1], INF), 0.0]])
+    G = jnp.array(
+        [
+            [0.0, norms.induced_norm(jnp.pad(B12, ((0, 0), (0, 1))), INF)],
+            [norms.induced_norm(jnp.pad(B21, ((0, 1), (0, 0)))[:, :n1], INF), 0.0],
+        ]
+    )
     G = G.at[0, 1].set(jnp.max(jnp.sum(jnp.abs(B12), axis=1)))
     G = G.at[1, 0].set(jnp.max(jnp.sum(jnp.abs(B21), axis=1)))
     r = contraction.interconnection_rate(c, G)
@@ -144,7 +150,9 @@ def test_shift_bounds(getkey):
     for _ in range(10):
         u, v = rand(getkey(), (2,)), rand(getkey(), (2,))
         d = jnp.max(jnp.abs(fix(u) - fix(v)))
-        assert d <= contraction.equilibrium_shift_bound(lip_u, lip_x, jnp.max(jnp.abs(u - v))) + 1e-12
+        assert (
+            d <= contraction.equilibrium_shift_bound(lip_u, lip_x, jnp.max(jnp.abs(u - v))) + 1e-12
+        )
         assert d <= contraction.one_sided_shift_bound(lip_x, lip_u, jnp.max(jnp.abs(u - v))) + 1e-12
     with pytest.raises(eqx.EquinoxRuntimeError):
         contraction.equilibrium_shift_bound(1.0, 1.5, 1.0)
@@ -159,7 +167,8 @@ def test_rates_jit_vmap(getkey):
     g = jax.grad(lambda a: contraction.firing_rate_rate(a, p=INF))(As[0])
     assert jnp.all(jnp.isfinite(g))
     alpha, factor = jax.vmap(contraction.averaged_step, in_axes=(0, None, None))(
-        jnp.array([0.5, 1.0]), 2.0, INF)
+        jnp.array([0.5, 1.0]), 2.0, INF
+    )
     assert alpha.shape == (2,)
 
 

@@ -8,8 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 from hypothesis.extra.numpy import arrays
 
 from contractax import norms
@@ -146,7 +145,8 @@ def test_max_over_slopes_bullo_l1_formula(getkey):
     A = rand(getkey(), (5, 5))
     dmin, dmax = 0.2, 0.9
     formula = jnp.maximum(
-        norms.lognorm(dmax * A, 1), norms.lognorm(dmax * A - (dmax - dmin) * jnp.diag(jnp.diag(A)), 1)
+        norms.lognorm(dmax * A, 1),
+        norms.lognorm(dmax * A - (dmax - dmin) * jnp.diag(jnp.diag(A)), 1),
     )
     np.testing.assert_allclose(norms.max_lognorm_over_slopes(A, dmin, dmax, 1), formula, rtol=1e-12)
 

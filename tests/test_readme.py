@@ -3,7 +3,6 @@
 import pathlib
 import re
 
-
 import pytest
 
 ROOT = pathlib.Path(__file__).parents[1]

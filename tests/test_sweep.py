@@ -28,8 +28,9 @@ def test_grid_of_rates_matches_loop():
     scales = jnp.linspace(0.1, 2.0, 7)
     ps = jnp.array([0.0, 1.0])
     A = jnp.array([[0.2, -0.7, 0.1], [0.5, 0.0, -0.3], [0.1, 0.4, -0.2]])
-    out = sweep.grid(lambda s, q: contraction.firing_rate_rate(s * A) + q, {"s": scales, "q": ps},
-                     chunk_size=3)
+    out = sweep.grid(
+        lambda s, q: contraction.firing_rate_rate(s * A) + q, {"s": scales, "q": ps}, chunk_size=3
+    )
     want = np.array([[contraction.firing_rate_rate(s * A) + q for q in ps] for s in scales])
     np.testing.assert_allclose(out, want, rtol=1e-12)
 
@@ -56,8 +57,9 @@ SCRIPT = textwrap.dedent(
 
 def _run(ndev):
     env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={ndev}")
-    res = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env,
-                         timeout=300)
+    res = subprocess.run(
+        [sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=300
+    )
     assert res.returncode == 0, res.stderr
     return json.loads(res.stdout.strip().splitlines()[-1])
 

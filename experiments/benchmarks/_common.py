@@ -28,17 +28,23 @@ def timeit(fn: Callable[[], Any], repeats: int = 5, warmup: int = 1) -> dict:
         t = time.perf_counter()
         block(fn())
         times.append(time.perf_counter() - t)
-    return {"median_s": statistics.median(times), "min_s": min(times), "first_call_s": first,
-            "repeats": repeats}
+    return {
+        "median_s": statistics.median(times),
+        "min_s": min(times),
+        "first_call_s": first,
+        "repeats": repeats,
+    }
 
 
 def compiled_memory(jitted: Any, *args: Any) -> dict:
     """XLA's memory analysis of a jitted function at `args` (bytes), where available."""
     try:
         m = jitted.lower(*args).compile().memory_analysis()
-        return {"temp_bytes": int(m.temp_size_in_bytes),
-                "argument_bytes": int(m.argument_size_in_bytes),
-                "output_bytes": int(m.output_size_in_bytes)}
+        return {
+            "temp_bytes": int(m.temp_size_in_bytes),
+            "argument_bytes": int(m.argument_size_in_bytes),
+            "output_bytes": int(m.output_size_in_bytes),
+        }
     except Exception as e:  # pragma: no cover - backend-dependent
         return {"error": repr(e)}
 
@@ -47,6 +53,11 @@ def machine() -> dict:
     import numpy as np
 
     devs = jax.devices()
-    return {"python": platform.python_version(), "jax": jax.__version__, "numpy": np.__version__,
-            "backend": jax.default_backend(), "devices": [d.device_kind for d in devs],
-            "cpu": platform.processor() or platform.machine()}
+    return {
+        "python": platform.python_version(),
+        "jax": jax.__version__,
+        "numpy": np.__version__,
+        "backend": jax.default_backend(),
+        "devices": [d.device_kind for d in devs],
+        "cpu": platform.processor() or platform.machine(),
+    }

@@ -35,8 +35,12 @@ def run(quick: bool = True) -> dict:
         t_cx = timeit(lambda: f(A), repeats=5 if p != 2 else 3)
         t_np = timeit(lambda: _np_lognorm(A_np, p), repeats=3 if p != 2 else 1, warmup=1)
         err = float(np.max(np.abs(np.asarray(f(A)) - _np_lognorm(A_np, p))))
-        row = {"contractax_s": t_cx["median_s"], "numpy_s": t_np["median_s"],
-               "speedup_vs_numpy": t_np["median_s"] / t_cx["median_s"], "max_abs_diff": err}
+        row = {
+            "contractax_s": t_cx["median_s"],
+            "numpy_s": t_np["median_s"],
+            "speedup_vs_numpy": t_np["median_s"] / t_cx["median_s"],
+            "max_abs_diff": err,
+        }
         if p == math.inf:
             row["bandwidth_GBps"] = A.size * 4 / t_cx["median_s"] / 1e9
         out["results"][name] = row
