@@ -73,6 +73,21 @@ def _md_escape(s: str) -> str:
     return str(s).replace("|", "\\|").replace("\n", " ")
 
 
+def _claims_table(claims: list[dict]) -> list[str]:
+    """The Markdown table of claims (one row each, failures in bold)."""
+    rows = [
+        "| experiment | source | statement | expected | measured | result |",
+        "|---|---|---|---|---|---|",
+    ]
+    for c in claims:
+        verdict = "PASS" if c["passed"] else "**FAIL**"
+        rows.append(
+            f"| {c['experiment']} | {_md_escape(c['source'])} | {_md_escape(c['statement'])} | "
+            f"{_md_escape(c['expected'])} | {_md_escape(c['measured'])} | {verdict} |"
+        )
+    return rows
+
+
 def write_report(out: Path, sections: list[dict], mode: str, env: dict) -> None:
     """Write REPORT.md, claims.json and a self-contained index.html.
 
@@ -92,16 +107,9 @@ def write_report(out: Path, sections: list[dict], mode: str, env: dict) -> None:
         f"Mode: **{mode}**. {n_pass} of {len(claims)} claims pass. "
         f"Environment: {', '.join(f'{k} {v}' for k, v in env.items())}.",
         "",
-        "| experiment | source | statement | expected | measured | result |",
-        "|---|---|---|---|---|---|",
+        *_claims_table(claims),
+        "",
     ]
-    for c in claims:
-        verdict = "PASS" if c["passed"] else "**FAIL**"
-        lines.append(
-            f"| {c['experiment']} | {_md_escape(c['source'])} | {_md_escape(c['statement'])} | "
-            f"{_md_escape(c['expected'])} | {_md_escape(c['measured'])} | {verdict} |"
-        )
-    lines.append("")
     for s in sections:
         lines += [f"## {s['name']}: {s['title']}", ""]
         lines.append(f"Ran in {s['seconds']:.1f} s.")
@@ -178,16 +186,9 @@ def write_docs_page(out: Path, docs: Path, sections: list[dict], mode: str, env:
         f"{', '.join(f'{k} {v}' for k, v in env.items())}). `make demo` regenerates this table in",
         "`results/REPORT.md` and `results/index.html`; `make full` runs the papers' sizes.",
         "",
-        "| experiment | source | statement | expected | measured | result |",
-        "|---|---|---|---|---|---|",
+        *_claims_table(claims),
+        "",
     ]
-    for c in claims:
-        verdict = "PASS" if c["passed"] else "**FAIL**"
-        lines.append(
-            f"| {c['experiment']} | {_md_escape(c['source'])} | {_md_escape(c['statement'])} | "
-            f"{_md_escape(c['expected'])} | {_md_escape(c['measured'])} | {verdict} |"
-        )
-    lines.append("")
     for s in sections:
         lines += [f"## {s['name']}: {s['title']}", ""]
         if s["error"]:
