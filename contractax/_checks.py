@@ -61,7 +61,8 @@ def check_weight(weight, p: float, n: int) -> Array | None:
                 f"for p = 2 the weight must be a symmetric positive-definite matrix P of shape "
                 f"({n}, {n}) (the norm is sqrt(xᵀPx)); got shape {w.shape}."
             )
-        sym = jnp.all(jnp.abs(w - jnp.swapaxes(w, -1, -2)) <= 1e-8 * (1 + jnp.abs(w)))
+        rtol = 1e3 * jnp.finfo(w.dtype).eps  # round-off in a computed P, per dtype
+        sym = jnp.all(jnp.abs(w - jnp.swapaxes(w, -1, -2)) <= rtol * (1 + jnp.abs(w)))
         w = eqx.error_if(w, ~sym, "the weight P for p = 2 must be symmetric.")
         chol = jnp.linalg.cholesky(w)
         w = eqx.error_if(
