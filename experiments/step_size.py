@@ -597,20 +597,15 @@ def _two_layer(quick, metrics, claims, figs):
             f"δ·λ_max(∇²f) ≤ 2 at converged runs: {edge}",
         )
     )
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.3), sharey=True)
     if pair is not None:
         i, j = pair
-        axes[0].plot(xs[:, 0], ys[:, 0], "k", lw=1, label="f(x)")
-        axes[0].plot(xs[:, 0], pred[i, :, 0], "b", lw=1, label="f̂(x)")
-        axes[0].set_title(f"δ = {d[i]:.3g}: converged")
-        axes[1].plot(xs[:, 0], ys[:, 0], "k", lw=1, label="f(x)")
-        axes[1].plot(xs[:, 0], pred[j, :, 0], "r", lw=1, label="f̂_even")
-        axes[1].plot(xs[:, 0], prev[j, :, 0], "g", lw=1, label="f̂_odd")
-        axes[1].set_title(f"δ = {d[j]:.3g}: 2-cycle")
+        fig = _pair_figure(
+            xs, ys, pred, prev, i, j, f"δ = {d[i]:.3g}: converged", f"δ = {d[j]:.3g}: 2-cycle"
+        )
+    else:
+        fig, axes = plt.subplots(1, 2, figsize=(10, 3.3), sharey=True)
         for ax in axes:
-            ax.legend(fontsize=7)
-    for ax in axes:
-        ax.set(xlabel="x")
+            ax.set(xlabel="x")
     figs["two_layer_relu_pair"] = fig
     fig, ax = plt.subplots(figsize=(6, 3))
     ax.semilogx(d, code + 0.1 * (period == 2), "o")
@@ -683,20 +678,34 @@ def _two_layer_continuation(
             "drifts along the valley to flatter points before the instability grows",
         )
     )
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.3), sharey=True)
     j0 = int(np.argmin(np.abs(f - 0.97)))
     j1 = int(two[0]) if two.size else int(np.argmin(np.abs(f - 1.03)))
+    figs["two_layer_relu_continuation"] = _pair_figure(
+        xs,
+        ys,
+        pred,
+        prev,
+        j0,
+        j1,
+        f"δ = {f[j0]:.2f}·2/λ = {f[j0] * edge:.3g}: {kinds[j0]}",
+        f"δ = {f[j1]:.2f}·2/λ = {f[j1] * edge:.3g}: {kinds[j1]}",
+    )
+
+
+def _pair_figure(xs, ys, pred, prev, i, j, title_i, title_j):
+    """Target and fit at step-size index i (left) and the alternating fits f̂_odd, f̂_even at j."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.3), sharey=True)
     axes[0].plot(xs[:, 0], ys[:, 0], "k", lw=1, label="f(x)")
-    axes[0].plot(xs[:, 0], pred[j0, :, 0], "b", lw=1, label="f̂(x)")
-    axes[0].set_title(f"δ = {f[j0]:.2f}·2/λ = {f[j0] * edge:.3g}: {kinds[j0]}")
+    axes[0].plot(xs[:, 0], pred[i, :, 0], "b", lw=1, label="f̂(x)")
+    axes[0].set_title(title_i)
     axes[1].plot(xs[:, 0], ys[:, 0], "k", lw=1, label="f(x)")
-    axes[1].plot(xs[:, 0], pred[j1, :, 0], "r", lw=1, label="f̂_even")
-    axes[1].plot(xs[:, 0], prev[j1, :, 0], "g", lw=1, label="f̂_odd")
-    axes[1].set_title(f"δ = {f[j1]:.2f}·2/λ = {f[j1] * edge:.3g}: {kinds[j1]}")
+    axes[1].plot(xs[:, 0], pred[j, :, 0], "r", lw=1, label="f̂_even")
+    axes[1].plot(xs[:, 0], prev[j, :, 0], "g", lw=1, label="f̂_odd")
+    axes[1].set_title(title_j)
     for ax in axes:
         ax.set(xlabel="x")
         ax.legend(fontsize=7)
-    figs["two_layer_relu_continuation"] = fig
+    return fig
 
 
 def run(quick: bool = True) -> Result:
