@@ -1,4 +1,4 @@
-"""Argument checks shared by the norm and contraction modules (three error tiers).
+"""Argument checks shared by every module (three error tiers).
 
 Structural mistakes raise `ValueError` at trace time; value problems (non-positive weights,
 non-SPD matrices, NaN) raise through `eqx.error_if` at run time, which works under `jit` and
@@ -8,9 +8,12 @@ non-SPD matrices, NaN) raise through `eqx.error_if` at run time, which works und
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array
 
 P_VALUES = (1, 2, math.inf)
@@ -18,6 +21,10 @@ P_VALUES = (1, 2, math.inf)
 
 def check_p(p) -> float:
     """Return p normalised to 1, 2 or inf, or raise a ValueError naming the allowed values."""
+    if isinstance(p, (bool, np.bool_, str, bytes)) or isinstance(p, jax.core.Tracer):
+        raise ValueError(
+            f"p must be one of 1, 2 or jnp.inf (a concrete Python number), got {p!r}."
+        )
     try:
         pf = float(p)
     except (TypeError, ValueError):
@@ -81,4 +88,122 @@ def check_weight(weight, p: float, n: int) -> Array | None:
 
 
 def check_finite(x: Array, name: str) -> Array:
-    return eqx.error_if(x, ~jnp.all(jnp.isfinite(x)), f"{name} contains NaN or inf.")
+    """Raise (via eqx.error_if, so under jit/vmap too) if `x` has a NaN or inf entry."""
+    return eqx.error_if(
+        x, ~jnp.all(jnp.isfinite(x)), f"{name} contains NaN or inf; pass finite values."
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Scalar arguments (counts, tolerances, rates). One sentence per failure, naming the argument.
+# Concrete values are checked at trace time (ValueError); traced values through eqx.error_if.
+
+
+def _is_concrete(x) -> bool:
+    return not isinstance(x, jax.core.Tracer)
+
+
+def check_count(value, name: str, *, minimum: int = 1) -> int:
+    """Return a Python int ≥ `minimum`; accept NumPy/JAX integer scalars, refuse bools/floats.
+
+    Counts (max_steps, history, chunk_size, steps, batch_size) are static configuration, so they
+    must be concrete.
+    """
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be an integer ≥ {minimum}, got the boolean {value!r}.")
+    if isinstance(value, jax.core.Tracer):
+        raise ValueError(
+            f"{name} must be a concrete Python integer (it fixes the compiled program's shape or "
+            f"loop bound), got a traced value; pass it as a static argument."
+        )
+    if isinstance(value, (np.ndarray, jax.Array)) and np.ndim(value) == 0:
+        value = value.item()
+    if isinstance(value, np.integer):
+        value = int(value)
+    if not isinstance(value, int):
+        raise ValueError(f"{name} must be an integer ≥ {minimum}, got {value!r}.")
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer ≥ {minimum}, got {value}.")
+    return value
+
+
+def check_positive(value, name: str, *, allow_zero: bool = False, finite: bool = True):
+    """Check a real scalar (or array) is > 0 (≥ 0 with `allow_zero`) and finite.
+
+    Concrete values raise ValueError now; traced values raise at run time via eqx.error_if.
+    Returns the value unchanged (a Python float stays a Python float).
+    """
+    bound = "≥ 0" if allow_zero else "> 0"
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be a real number {bound}, got the boolean {value!r}.")
+    if _is_concrete(value):
+        try:
+            arr = np.asarray(value, dtype=float)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be a real number {bound}, got {value!r}.") from None
+        ok = (arr >= 0) if allow_zero else (arr > 0)
+        if finite:
+            ok = ok & np.isfinite(arr)
+        if not np.all(ok):
+            raise ValueError(
+                f"{name} must be a {'finite ' if finite else ''}real number {bound}, got {value!r}."
+            )
+        return value
+    ok = (value >= 0) if allow_zero else (value > 0)
+    if finite:
+        ok = ok & jnp.isfinite(value)
+    return eqx.error_if(value, ~jnp.all(ok), f"{name} must be a finite real number {bound}.")
+
+
+def check_in_interval(value, name: str, lo: float, hi: float, *, closed: str = "neither"):
+    """Check lo < value < hi (`closed` in {"neither", "left", "right", "both"}); concrete or traced."""
+    left = closed in ("left", "both")
+    right = closed in ("right", "both")
+    text = f"{'[' if left else '('}{lo:g}, {hi:g}{']' if right else ')'}"
+
+    def ok_of(v, lib):
+        lo_ok = (v >= lo) if left else (v > lo)
+        hi_ok = (v <= hi) if right else (v < hi)
+        return lib.all(lo_ok & hi_ok)
+
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be a real number in {text}, got the boolean {value!r}.")
+    if _is_concrete(value):
+        try:
+            arr = np.asarray(value, dtype=float)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be a real number in {text}, got {value!r}.") from None
+        if not ok_of(arr, np):
+            raise ValueError(f"{name} must be a real number in {text}, got {value!r}.")
+        return value
+    return eqx.error_if(value, ~ok_of(value, jnp), f"{name} must be a real number in {text}.")
+
+
+def check_nonempty(x, name: str) -> Array:
+    """Raise a ValueError if the array has a zero-size axis."""
+    x = jnp.asarray(x)
+    if x.size == 0:
+        raise ValueError(f"{name} is empty (shape {x.shape}); give at least one element.")
+    return x
+
+
+def check_shape(x, name: str, expected: tuple) -> Array:
+    """Check `x.shape == expected`, where None in `expected` matches any size on that axis."""
+    x = jnp.asarray(x)
+    if len(x.shape) != len(expected) or any(
+        e is not None and e != s for e, s in zip(expected, x.shape)
+    ):
+        want = "(" + ", ".join("·" if e is None else str(e) for e in expected) + ")"
+        raise ValueError(f"{name} must have shape {want}, got shape {x.shape}.")
+    return x
+
+
+LOW_PRECISION = (jnp.float16, jnp.bfloat16)
+
+
+def upcast(x: Array) -> tuple[Array, Any]:
+    """Return (x in at least float32, original dtype): float16/bfloat16 are computed in float32."""
+    x = jnp.asarray(x)
+    if x.dtype in LOW_PRECISION:
+        return x.astype(jnp.float32), x.dtype
+    return x, x.dtype
