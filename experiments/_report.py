@@ -17,6 +17,7 @@ import dataclasses
 import html
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,21 +27,44 @@ import numpy as np
 
 @dataclass
 class Claim:
-    """One quantitative statement of a seed, checked by measurement.
+    """One checkable item of a seed, checked by measurement.
 
-    `passed` is decided by the experiment from the measurement; a failed claim is
-    reported as failed, never hidden.
+    `passed` is decided by the experiment from the measurement: True (pass), False (fail,
+    reported as such, never hidden) or None (**not reproduced**: the data or hardware it needs is
+    truly absent; `reason` must then say what is missing and how to supply it, e.g. "needs the
+    Wikitext-2 files; set CONTRACTAX_DATA"). `items` names the ids of `seeds/CLAIMS.md` that the
+    row checks (e.g. ``("002-14", "002-15")``).
     """
 
     source: str  # e.g. "001 §Max log norms over hypercubes"
     statement: str
     expected: str
     measured: str
-    passed: bool
+    passed: bool | None
     method: str = ""
+    items: tuple[str, ...] = ()
+    reason: str = ""  # required when passed is None
+
+    def __post_init__(self):
+        if self.passed is not None:
+            self.passed = bool(self.passed)
+        elif not self.reason:
+            raise ValueError(f"a not-reproduced claim needs a reason: {self.statement!r}")
+        self.items = tuple(self.items)
+        for item in self.items:
+            if not _ITEM.fullmatch(item):
+                raise ValueError(f"claim item ids look like '002-14', got {item!r}")
+
+    @property
+    def outcome(self) -> str:
+        """'pass', 'fail' or 'not reproduced'."""
+        return {True: "pass", False: "fail", None: "not reproduced"}[self.passed]
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self) | {"passed": bool(self.passed)}
+        return dataclasses.asdict(self) | {"items": list(self.items), "outcome": self.outcome}
+
+
+_ITEM = re.compile(r"00[0-4]-\d{1,2}")
 
 
 @dataclass
@@ -73,17 +97,29 @@ def _md_escape(s: str) -> str:
     return str(s).replace("|", "\\|").replace("\n", " ")
 
 
+_VERDICT_MD = {"pass": "PASS", "fail": "**FAIL**", "not reproduced": "*not reproduced*"}
+
+
+def summary(claims: list[dict]) -> str:
+    """'N of M claims pass, F fail, K not reproduced'."""
+    n = {k: sum(c["outcome"] == k for c in claims) for k in _VERDICT_MD}
+    text = f"{n['pass']} of {len(claims)} claims pass, {n['fail']} fail"
+    return text + (f", {n['not reproduced']} not reproduced" if n["not reproduced"] else "")
+
+
 def _claims_table(claims: list[dict]) -> list[str]:
     """The Markdown table of claims (one row each, failures in bold)."""
     rows = [
-        "| experiment | source | statement | expected | measured | result |",
-        "|---|---|---|---|---|---|",
+        "| experiment | items | source | statement | expected | measured | result |",
+        "|---|---|---|---|---|---|---|",
     ]
     for c in claims:
-        verdict = "PASS" if c["passed"] else "**FAIL**"
+        verdict = _VERDICT_MD[c["outcome"]]
+        measured = c["measured"] if c["outcome"] != "not reproduced" else c["reason"]
         rows.append(
-            f"| {c['experiment']} | {_md_escape(c['source'])} | {_md_escape(c['statement'])} | "
-            f"{_md_escape(c['expected'])} | {_md_escape(c['measured'])} | {verdict} |"
+            f"| {c['experiment']} | {', '.join(c['items'])} | {_md_escape(c['source'])} | "
+            f"{_md_escape(c['statement'])} | {_md_escape(c['expected'])} | {_md_escape(measured)} "
+            f"| {verdict} |"
         )
     return rows
 
@@ -98,13 +134,12 @@ def write_report(out: Path, sections: list[dict], mode: str, env: dict) -> None:
     for s in sections:
         for c in s["result"].claims if s["result"] else []:
             claims.append({"experiment": s["name"]} | c.to_dict())
-    n_pass = sum(c["passed"] for c in claims)
     (out / "claims.json").write_text(json.dumps(to_jsonable(claims), indent=2))
 
     lines = [
         "# contractax reproduction report",
         "",
-        f"Mode: **{mode}**. {n_pass} of {len(claims)} claims pass. "
+        f"Mode: **{mode}**. {summary(claims)}. "
         f"Environment: {', '.join(f'{k} {v}' for k, v in env.items())}.",
         "",
         *_claims_table(claims),
@@ -128,15 +163,18 @@ def write_report(out: Path, sections: list[dict], mode: str, env: dict) -> None:
         for fname in s["figure_files"]:
             lines += [f"![{fname}]({s['name']}/{fname})", ""]
     (out / "REPORT.md").write_text("\n".join(lines))
-    _write_html(out, sections, claims, mode, env, n_pass)
+    _write_html(out, sections, claims, mode, env)
 
 
-def _write_html(out: Path, sections, claims, mode, env, n_pass) -> None:
+def _write_html(out: Path, sections, claims, mode, env) -> None:
     e = html.escape
+    css = {"pass": "pass", "fail": "fail", "not reproduced": "nr"}
     rows = "".join(
-        f"<tr class={'pass' if c['passed'] else 'fail'}><td>{e(c['experiment'])}</td>"
+        f"<tr class={css[c['outcome']]}><td>{e(c['experiment'])}</td>"
+        f"<td>{e(', '.join(c['items']))}</td>"
         f"<td>{e(c['source'])}</td><td>{e(c['statement'])}</td><td>{e(c['expected'])}</td>"
-        f"<td>{e(c['measured'])}</td><td>{'PASS' if c['passed'] else 'FAIL'}</td></tr>"
+        f"<td>{e(c['measured'] if c['outcome'] != 'not reproduced' else c['reason'])}</td>"
+        f"<td>{e(c['outcome'].upper())}</td></tr>"
         for c in claims
     )
     body = []
@@ -156,11 +194,11 @@ def _write_html(out: Path, sections, claims, mode, env, n_pass) -> None:
     page = f"""<!doctype html><html><head><meta charset=utf-8><title>contractax report</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:1200px;margin:auto;padding:1em}}
 table{{border-collapse:collapse;font-size:0.85em}}td,th{{border:1px solid #ccc;padding:4px}}
-tr.fail td{{background:#fdd}}tr.pass td:last-child{{background:#dfd}}img{{max-width:100%}}
+tr.fail td{{background:#fdd}}tr.nr td{{background:#eee;font-style:italic}}tr.pass td:last-child{{background:#dfd}}img{{max-width:100%}}
 pre.fail{{background:#fdd;padding:1em}}</style></head><body>
-<h1>contractax reproduction report</h1><p>Mode: <b>{e(mode)}</b>. {n_pass} of {len(claims)} claims pass.
+<h1>contractax reproduction report</h1><p>Mode: <b>{e(mode)}</b>. {e(summary(claims))}.
 Environment: {e(", ".join(f"{k} {v}" for k, v in env.items()))}.</p>
-<table><tr><th>experiment</th><th>source</th><th>statement</th><th>expected</th><th>measured</th>
+<table><tr><th>experiment</th><th>items</th><th>source</th><th>statement</th><th>expected</th><th>measured</th>
 <th>result</th></tr>{rows}</table>{"".join(body)}</body></html>"""
     (out / "index.html").write_text(page)
 
@@ -177,12 +215,11 @@ def write_docs_page(out: Path, docs: Path, sections: list[dict], mode: str, env:
         if s["result"]
         for c in s["result"].claims
     ]
-    n_pass = sum(c["passed"] for c in claims)
     lines = [
         "# Reproducing the papers",
         "",
         "Every quantitative claim of the five source documents that contractax checks, as measured by",
-        f"`python -m experiments.run all --{mode}` ({n_pass} of {len(claims)} pass; "
+        f"`python -m experiments.run all --{mode}` ({summary(claims)}; "
         f"{', '.join(f'{k} {v}' for k, v in env.items())}). `make demo` regenerates this table in",
         "`results/REPORT.md` and `results/index.html`; `make full` runs the papers' sizes.",
         "",

@@ -18,7 +18,8 @@ import traceback
 from pathlib import Path
 
 import experiments
-from experiments._report import to_jsonable, write_docs_page, write_report
+from experiments._cache import set_cache_dir
+from experiments._report import summary, to_jsonable, write_docs_page, write_report
 
 ORDER = [
     "lognorms",
@@ -56,6 +57,11 @@ def main(argv: list[str] | None = None) -> int:
         default=True,
         help="run in float64 (theorem checks); on by default",
     )
+    parser.add_argument(
+        "--cache",
+        action="store_true",
+        help="keep finished long parts under OUT/_cache and reuse them (always on with --full)",
+    )
     args = parser.parse_args(argv)
     quick = not args.full
 
@@ -74,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown experiment(s) {unknown}; available: {available()}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    set_cache_dir(out / "_cache" if (args.full or args.cache) else None)
     sections = []
     failed_runs = 0
     for i, name in enumerate(names):
@@ -93,8 +100,7 @@ def main(argv: list[str] | None = None) -> int:
                 plt.close(fig)
                 sec["figure_files"].append(fn)
             (d / "metrics.json").write_text(json.dumps(to_jsonable(res.metrics), indent=2))
-            npass = sum(c.passed for c in res.claims)
-            print(f"    {npass}/{len(res.claims)} claims pass", flush=True)
+            print(f"    {summary([c.to_dict() for c in res.claims])}", flush=True)
         except Exception:  # report it, keep going with the others
             sec["error"] = traceback.format_exc()
             failed_runs += 1
