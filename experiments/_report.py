@@ -71,6 +71,9 @@ _ITEM = re.compile(r"00[0-4]-\d{1,2}")
 class Result:
     claims: list[Claim] = field(default_factory=list)
     figures: dict[str, Any] = field(default_factory=dict)  # name -> matplotlib Figure
+    # name -> one or two sentences: what the figure shows and which figure of which paper it
+    # corresponds to (e.g. "Ribeiro et al. 2020, Fig. 3: ..."); shown as the caption.
+    captions: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     method: str = ""  # a paragraph: how it was measured, sizes, caveats
 
