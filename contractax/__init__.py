@@ -9,6 +9,7 @@ from importlib.metadata import PackageNotFoundError, version
 from . import (
     contraction as contraction,
     data as data,
+    entropy as entropy,
     gd as gd,
     landscape as landscape,
     models as models,

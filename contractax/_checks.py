@@ -22,9 +22,7 @@ P_VALUES = (1, 2, math.inf)
 def check_p(p) -> float:
     """Return p normalised to 1, 2 or inf, or raise a ValueError naming the allowed values."""
     if isinstance(p, (bool, np.bool_, str, bytes)) or isinstance(p, jax.core.Tracer):
-        raise ValueError(
-            f"p must be one of 1, 2 or jnp.inf (a concrete Python number), got {p!r}."
-        )
+        raise ValueError(f"p must be one of 1, 2 or jnp.inf (a concrete Python number), got {p!r}.")
     try:
         pf = float(p)
     except (TypeError, ValueError):

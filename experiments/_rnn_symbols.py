@@ -160,6 +160,7 @@ def symbols(quick, metrics, claims, figs):
             f"{cfg['seeds']} starts; LSTM hidden {cfg['hidden']}, Adam lr {cfg['lr']}, clip 0.25, "
             f"batch {cfg['batch']}, {cfg['epochs']} epochs, length {cfg['length']}, windows "
             f"{cfg['windows']}; pass needs one start ≥ 95% and one ≤ 30% validation accuracy",
+            items=("002-14", "002-15", "002-16"),
         )
     )
 
@@ -221,6 +222,7 @@ def symbols(quick, metrics, claims, figs):
             f"spread p/q = {sp_pq:.2e}, a = {sp_a:.2e} (start {good})",
             sp_a >= 10 * sp_pq,
             f"8 random starts in [-1,1]^{2 * hid}, {steps} steps, last {steps - burn} kept",
+            items=("002-14", "002-20", "002-22"),
         )
     )
 
@@ -260,6 +262,7 @@ def symbols(quick, metrics, claims, figs):
             min(n_min) >= 2,
             f"cross-entropy (float32) on {k} training sequences at each of 200 s; a minimum must be "
             "lower than both neighbours by 1e-5 of the curve's range",
+            items=("002-14", "002-18"),
         )
     )
     return cfg
