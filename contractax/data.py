@@ -15,6 +15,12 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ._wikitext import (  # noqa: F401  (re-exported: word-level corpora, Ribeiro et al. 2020)
+    Corpus as Corpus,
+    bptt_batches as bptt_batches,
+    load_wikitext2 as load_wikitext2,
+)
+
 
 class Split(NamedTuple):
     """A train/test split of a classification data set (NumPy arrays).

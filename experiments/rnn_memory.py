@@ -28,6 +28,7 @@ from experiments._rnn_theory import (
     theorem1_figure,
     theorem1_rotation,
 )
+from experiments._rnn_wikitext import wikitext_rows
 
 TITLE = "RNN long-term memory vs smoothness: chaotic LSTM, Theorem 1, entropy, separated symbols"
 SRC = "002"
@@ -255,6 +256,7 @@ def run(quick: bool = True) -> Result:
     ent = entropy_regimes(quick)
     claims += entropy_claims(ent)
     figs["entropy_regimes"] = entropy_figure(ent)
+    claims += wikitext_rows(quick)
     cfg = symbols(quick, metrics, claims, figs)
     metrics["seconds_total"] = time.perf_counter() - t0
     method = (

@@ -9,6 +9,7 @@ from .implicit import (
     ImplicitNetwork as ImplicitNetwork,
     mu_infinity_parametrisation as mu_infinity_parametrisation,
 )
+from .language import LSTMLanguageModel as LSTMLanguageModel
 from .lstm import (
     GRUCell as GRUCell,
     LSTMCell as LSTMCell,
