@@ -29,6 +29,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from ._checks import check_count
+from ._types import Count
 
 __all__ = [
     "map_rows",
@@ -78,7 +79,7 @@ def pad_rows(xs: Any, total: int) -> Any:
     return jax.tree_util.tree_map(one, xs)
 
 
-def _local(fn: Callable, xs: Any, chunk: int | None) -> Any:
+def _local(fn: Callable, xs: Any, chunk: Count | None) -> Any:
     """On one device: a plain vmap, or `lax.map` over chunks of `chunk` rows."""
     if chunk is None or chunk >= leading_size(xs):
         return jax.vmap(fn)(xs)
@@ -90,7 +91,7 @@ def _mesh(devices: Sequence) -> Mesh:
 
 
 def map_rows(
-    fn: Callable, xs: Any, *, chunk_size: int | None = None, devices: Sequence | None = None
+    fn: Callable, xs: Any, *, chunk_size: Count | None = None, devices: Sequence | None = None
 ) -> Any:
     """`jax.vmap(fn)(xs)`, at most `chunk_size` rows per device at a time, sharded over devices.
 
@@ -123,7 +124,7 @@ def map_rows(
     return jax.tree_util.tree_map(lambda a: a[:n], out)
 
 
-def round_chunk(chunk: int | None, n: int) -> int:
+def round_chunk(chunk: Count | None, n: int) -> int:
     """The chunk size actually used over all devices: `n` when `chunk` is None, else
     `min(chunk, n)` rounded up to a multiple of the device count."""
     chunk = check_chunk(chunk)
@@ -132,7 +133,7 @@ def round_chunk(chunk: int | None, n: int) -> int:
     return -(-c // d) * d
 
 
-def chunked_vmap(fn: Callable, xs: Any, chunk_size: int | None) -> Any:
+def chunked_vmap(fn: Callable, xs: Any, chunk_size: Count | None) -> Any:
     """`jax.vmap(fn)(xs)` evaluated `chunk_size` rows at a time over all devices together
     (rounded up to a multiple of the device count), sharded over the devices. Any batch size
     works: the rows are padded where the devices need it and the padding is dropped."""

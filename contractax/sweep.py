@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 
 from ._batching import check_chunk, leading_size, map_rows
-from ._types import PyTree
+from ._types import Count, PyTree
 
 __all__ = ["grid", "flat_map"]
 
@@ -68,7 +68,7 @@ def _grid(fn, arrays, names, chunk, devices):
 def flat_map(
     fn: Callable[[PyTree], PyTree],
     inputs: PyTree,
-    chunk_size: int | None = None,
+    chunk_size: Count | None = None,
     devices: Sequence | None = None,
 ) -> PyTree:
     """Apply `fn` to each row of the pytree `inputs` (leading axis N): vmap + chunks + sharding.
@@ -100,7 +100,7 @@ def flat_map(
 def grid(
     fn: Callable[..., PyTree],
     axes: Mapping[str, Any],
-    chunk_size: int | None = None,
+    chunk_size: Count | None = None,
     devices: Sequence | None = None,
 ) -> PyTree:
     r"""Evaluate `fn(**point)` on the Cartesian product of named 1-D axes.
