@@ -15,7 +15,6 @@ import numpy as np
 import optax
 
 import contractax as cx
-from contractax._lyapunov import local_minima
 from contractax.data import widely_separated_symbols
 from experiments._report import Claim
 
@@ -242,7 +241,7 @@ def symbols(quick, metrics, claims, figs):
         ):
             v = np.asarray(line(net0, net1, uu, yy))
             tol = 1e-5 * float(np.ptp(v))  # above float32 rounding of the averaged loss
-            counts[(lab, nm)] = int(np.asarray(local_minima(jnp.asarray(v), tol)).sum())
+            counts[(lab, nm)] = int(np.asarray(cx.rnn.local_minima(jnp.asarray(v), tol)).sum())
             ax[col].plot(np.asarray(s_line), v, label=nm)
         ax[col].set_title(f"{lab} run: cost along θ(s)")
         ax[col].set_xlabel("s  (0 = θ_final, 1 = θ_init)")
