@@ -25,6 +25,12 @@ def _orth(w, basis):
     return w
 
 
+def _restart(r, basis):
+    """A fresh unit vector orthogonal to the basis (only computed on breakdown)."""
+    r = _orth(r, basis)
+    return r / jnp.maximum(jnp.linalg.norm(r), jnp.finfo(r.dtype).tiny)
+
+
 def lanczos_tridiagonal(matvec: Callable, v0, num_iters: int, key, breakdown: float | None = None):
     """`num_iters` Lanczos steps from `v0`; returns the (k, k) symmetric tridiagonal matrix T.
 
@@ -51,9 +57,7 @@ def lanczos_tridiagonal(matvec: Callable, v0, num_iters: int, key, breakdown: fl
         b = jnp.linalg.norm(w)
         scale = jnp.maximum(scale, jnp.abs(a) + b)
         broke = b <= tol * jnp.maximum(scale, jnp.finfo(dtype).tiny)
-        r = _orth(fresh[j], basis)
-        r = r / jnp.maximum(jnp.linalg.norm(r), jnp.finfo(dtype).tiny)
-        q_next = jnp.where(broke, r, w / jnp.where(broke, 1.0, b))
+        q_next = jax.lax.cond(broke, _restart, lambda *_: w / b, fresh[j], basis)
         alphas = alphas.at[j].set(a)
         betas = betas.at[j].set(jnp.where(broke, 0.0, b))
         return basis, q_next, alphas, betas, scale
