@@ -1,4 +1,4 @@
-"""Private helpers for `contractax.gd`: calling loss functions, flattening, Lanczos."""
+"""Private helpers for `contractax.gd`: calling loss functions, flattening, Hessian extremes."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
+
+from ._checks import check_count
+from ._lanczos import lanczos_eigenvalues
 
 
 def takes_args(fn: Callable) -> bool:
@@ -54,50 +57,6 @@ def flat_tail(traj, window: int):
     return out
 
 
-def lanczos_tridiagonal(matvec: Callable, v0, num_iters: int, key):
-    """Lanczos with full reorthogonalisation; returns the (k, k) tridiagonal matrix T.
-
-    On breakdown (the Krylov space is exhausted) the next basis vector is a fresh random vector
-    orthogonalised against the basis, and the coupling is set to 0, so the Ritz values stay
-    eigenvalues of the operator.
-    """
-    d = v0.shape[0]
-    k = num_iters
-    dtype = v0.dtype
-    eps = jnp.finfo(dtype).eps
-    fresh = jax.random.normal(key, (k, d), dtype)
-    basis = jnp.zeros((k, d), dtype)
-    q = v0 / jnp.linalg.norm(v0)
-    alphas = jnp.zeros((k,), dtype)
-    betas = jnp.zeros((k,), dtype)
-    scale = jnp.zeros((), dtype)
-
-    def orth(w, basis):
-        # Twice is enough (Kahan); rows beyond the current index are zero.
-        w = w - basis.T @ (basis @ w)
-        return w - basis.T @ (basis @ w)
-
-    def body(j, carry):
-        basis, q, alphas, betas, scale = carry
-        basis = basis.at[j].set(q)
-        w = matvec(q)
-        a = jnp.vdot(q, w)
-        w = orth(w, basis)
-        b = jnp.linalg.norm(w)
-        scale = jnp.maximum(scale, jnp.abs(a) + b)
-        broke = b <= 1e3 * eps * jnp.maximum(scale, 1.0) * d
-        r = orth(fresh[j], basis)
-        r = r / jnp.maximum(jnp.linalg.norm(r), jnp.finfo(dtype).tiny)
-        q_next = jnp.where(broke, r, w / jnp.where(broke, 1.0, b))
-        alphas = alphas.at[j].set(a)
-        betas = betas.at[j].set(jnp.where(broke, 0.0, b))
-        return basis, q_next, alphas, betas, scale
-
-    _, _, alphas, betas, _ = jax.lax.fori_loop(0, k, body, (basis, q, alphas, betas, scale))
-    off = betas[:-1]
-    return jnp.diag(alphas) + jnp.diag(off, 1) + jnp.diag(off, -1)
-
-
 def hessian_extremes(fn: Callable, params, num_iters: int | None, key):
     """(λ_min, λ_max) of the Hessian of the scalar function `fn` at `params`, matrix-free."""
     flat, unravel = ravel_pytree(params)
@@ -106,16 +65,11 @@ def hessian_extremes(fn: Callable, params, num_iters: int | None, key):
     if not jnp.issubdtype(flat.dtype, jnp.floating):
         raise ValueError(f"`params` must be floating point, got dtype {flat.dtype}.")
     d = flat.shape[0]
-    k = d if num_iters is None else min(int(num_iters), d)
-    if k < 1:
-        raise ValueError(f"`num_iters` must be a positive integer, got {num_iters}.")
+    k = d if num_iters is None else min(check_count(num_iters, "num_iters"), d)
     g = jax.grad(lambda z: fn(unravel(z)))
 
     def matvec(v):
         return jax.jvp(g, (flat,), (v,))[1]
 
-    k0, k1 = jax.random.split(key)
-    v0 = jax.random.normal(k0, (d,), flat.dtype)
-    t = lanczos_tridiagonal(matvec, v0, k, k1)
-    ev = jnp.linalg.eigvalsh(t)
+    ev = lanczos_eigenvalues(matvec, d, k, key, flat.dtype)
     return ev[0], ev[-1]

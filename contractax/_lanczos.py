@@ -1,4 +1,10 @@
-"""Private: Lanczos with full reorthogonalisation for symmetric matrix-free operators."""
+"""Private: the one Lanczos (full reorthogonalisation) for symmetric matrix-free operators.
+
+Used by `gd.sharpness` / `gd.lyapunov_radius` (Hessian-vector products) and
+`ntk.min_eigenvalue_lanczos` (NTK-vector products). Compared with
+`jax.experimental.sparse.linalg.lobpcg_standard` and matfree's Lanczos in
+`experiments/benchmarks/lanczos.py`.
+"""
 
 from __future__ import annotations
 
@@ -7,47 +13,68 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
+BREAKDOWN = 100.0
+"""Breakdown when ‖w‖ ≤ BREAKDOWN · eps(dtype) · scale (scale = running max of |α| + β):
+below that the Krylov space is invariant to working precision. Independent of the dimension."""
 
-def lanczos_eigenvalues(
-    matvec: Callable, dim: int, num_iters: int, key, dtype, breakdown: float = 1e-10
-):
-    """Ritz values (ascending) of a symmetric operator after `num_iters` Lanczos steps.
+
+def _orth(w, basis):
+    # Twice is enough (Kahan); rows of `basis` beyond the current index are zero.
+    for _ in range(2):
+        w = w - basis.T @ (basis @ w)
+    return w
+
+
+def _restart(r, basis):
+    """A fresh unit vector orthogonal to the basis (only computed on breakdown)."""
+    r = _orth(r, basis)
+    return r / jnp.maximum(jnp.linalg.norm(r), jnp.finfo(r.dtype).tiny)
+
+
+def lanczos_tridiagonal(matvec: Callable, v0, num_iters: int, key, breakdown: float | None = None):
+    """`num_iters` Lanczos steps from `v0`; returns the (k, k) symmetric tridiagonal matrix T.
 
     Every new vector is orthogonalised twice against all previous ones. On breakdown (an
-    invariant Krylov subspace, ‖w‖ ≤ `breakdown`·scale) the iteration restarts from a fresh
-    random vector orthogonal to the basis and puts a zero off-diagonal in the tridiagonal
-    matrix, so the Ritz values stay those of invariant subspaces (no spurious zeros).
+    invariant Krylov subspace) the next basis vector is a fresh random vector orthogonal to the
+    basis and the coupling is set to 0, so the Ritz values stay those of invariant subspaces
+    (no spurious values from normalised rounding noise).
     """
-    keys = jax.random.split(key, num_iters + 1)
-    v0 = jax.random.normal(keys[0], (dim,), dtype)
-    v0 = v0 / jnp.linalg.norm(v0)
-    basis = jnp.zeros((num_iters, dim), dtype).at[0].set(v0)
-    alphas = jnp.zeros((num_iters,), dtype)
-    betas = jnp.zeros((num_iters,), dtype)
+    d, k, dtype = v0.shape[0], num_iters, v0.dtype
+    eps = jnp.finfo(dtype).eps
+    tol = (BREAKDOWN * eps) if breakdown is None else breakdown
+    fresh = jax.random.normal(key, (k, d), dtype)
+    basis = jnp.zeros((k, d), dtype)
+    q = v0 / jnp.linalg.norm(v0)
+    alphas = jnp.zeros((k,), dtype)
+    betas = jnp.zeros((k,), dtype)
 
-    def orth(w, basis):
-        for _ in range(2):
-            w = w - basis.T @ (basis @ w)
-        return w
-
-    def body(i, carry):
-        basis, alphas, betas, scale = carry
-        v = basis[i]
-        w = matvec(v)
-        a = jnp.dot(v, w)
-        w = orth(w, basis)
+    def body(j, carry):
+        basis, q, alphas, betas, scale = carry
+        basis = basis.at[j].set(q)
+        w = matvec(q)
+        a = jnp.vdot(q, w).real.astype(dtype)
+        w = _orth(w, basis)
         b = jnp.linalg.norm(w)
         scale = jnp.maximum(scale, jnp.abs(a) + b)
-        broke = b <= breakdown * jnp.maximum(scale, 1.0)
-        r = orth(jax.random.normal(keys[i + 1], (dim,), dtype), basis)
-        nxt = jnp.where(broke, r / jnp.linalg.norm(r), w / jnp.where(broke, 1.0, b))
-        b = jnp.where(broke, 0.0, b)
-        basis = jnp.where(
-            i + 1 < num_iters, basis.at[jnp.minimum(i + 1, num_iters - 1)].set(nxt), basis
-        )
-        return basis, alphas.at[i].set(a), betas.at[i].set(b), scale
+        broke = b <= tol * jnp.maximum(scale, jnp.finfo(dtype).tiny)
+        q_next = jax.lax.cond(broke, _restart, lambda *_: w / b, fresh[j], basis)
+        alphas = alphas.at[j].set(a)
+        betas = betas.at[j].set(jnp.where(broke, 0.0, b))
+        return basis, q_next, alphas, betas, scale
 
-    init = (basis, alphas, betas, jnp.zeros((), dtype))
-    basis, alphas, betas, _ = jax.lax.fori_loop(0, num_iters, body, init)
-    tri = jnp.diag(alphas) + jnp.diag(betas[:-1], 1) + jnp.diag(betas[:-1], -1)
-    return jnp.linalg.eigvalsh(tri)
+    init = (basis, q, alphas, betas, jnp.zeros((), dtype))
+    _, _, alphas, betas, _ = jax.lax.fori_loop(0, k, body, init)
+    off = betas[:-1]
+    return jnp.diag(alphas) + jnp.diag(off, 1) + jnp.diag(off, -1)
+
+
+def lanczos_eigenvalues(
+    matvec: Callable, dim: int, num_iters: int, key, dtype, breakdown: float | None = None
+):
+    """Ritz values (ascending) of a symmetric operator on R^dim after `num_iters` steps from a
+    random start vector drawn from `key`. `breakdown`: relative threshold (default
+    `BREAKDOWN · eps(dtype)`)."""
+    k0, k1 = jax.random.split(key)
+    v0 = jax.random.normal(k0, (dim,), dtype)
+    t = lanczos_tridiagonal(matvec, v0, num_iters, k1, breakdown)
+    return jnp.linalg.eigvalsh(t)

@@ -36,11 +36,3 @@ def qr_positive(z):
 def state_jacobians(step, xs, args):
     """Jacobians of `step(., args)` at each row of `xs`: shape (T, n, n)."""
     return jax.vmap(jax.jacfwd(lambda z: step(z, args)))(xs)
-
-
-def local_minima(values, tol=0.0):
-    """Boolean mask of interior points lower than both neighbours by more than `tol`."""
-    left = values[1:-1] < values[:-2] - tol
-    right = values[1:-1] < values[2:] - tol
-    inner = left & right
-    return jnp.concatenate([jnp.zeros(1, bool), inner, jnp.zeros(1, bool)])

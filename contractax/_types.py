@@ -2,13 +2,17 @@
 
 from typing import Any
 
+import numpy as np
 from jaxtyping import Array, ArrayLike, Bool, Float, Int, PyTree
 
 Scalar = Float[Array, ""]
-ScalarLike = float | Float[ArrayLike, ""]
+"""A 0-d float array (a loss, a rate, an eigenvalue)."""
 Matrix = Float[Array, "*batch n n"]
-Vector = Float[Array, "*batch n"]
+"""A square matrix, or a batch of them on the last two axes."""
+Count = int | np.integer
+"""A count (steps, chunk sizes, iterations): a Python or NumPy integer."""
 Args = PyTree[Any]
+"""Data and fixed parameters passed through to a callback `fn(state, args)`."""
 
 __all__ = [
     "Any",
@@ -19,8 +23,6 @@ __all__ = [
     "Int",
     "PyTree",
     "Scalar",
-    "ScalarLike",
     "Matrix",
-    "Vector",
     "Args",
 ]

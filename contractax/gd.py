@@ -18,8 +18,26 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
+from ._checks import check_count, check_positive
 from ._gd_dynamics import bind, flat_tail, hessian_extremes
-from ._types import Array, Float, Int, PyTree
+from ._types import Args, Array, Count, Float, Int, Matrix, PyTree, Scalar
+
+__all__ = [
+    "ORBIT_KINDS",
+    "Trajectory",
+    "Orbit",
+    "run",
+    "classify",
+    "hvp",
+    "sharpness",
+    "lyapunov_radius",
+    "deep_linear_step_bound",
+    "deep_linear_global_bound",
+    "converged_spectral_bound",
+    "identity_init_bound",
+    "identity_init_rate",
+    "relu_step_bound",
+]
 
 ORBIT_KINDS = ("converged", "periodic", "aperiodic", "diverged")
 """Names of the orbit codes returned by `classify`: `ORBIT_KINDS[orbit.code]`."""
@@ -61,11 +79,11 @@ def run(
     loss_fn: Callable,
     params0: PyTree,
     lr,
-    steps: int,
+    steps: Count,
     *,
-    args: Any = None,
-    every: int = 1,
-    burn_in: int = 0,
+    args: Args = None,
+    every: Count = 1,
+    burn_in: Count = 0,
     record: Callable | None = None,
     record_loss: bool = True,
 ) -> Trajectory:
@@ -79,7 +97,8 @@ def run(
 
     - `loss_fn`: `loss_fn(params, args) -> scalar` (or `loss_fn(params)` when `args` is None).
     - `params0`: initial parameters (any pytree of float arrays, e.g. an equinox model).
-    - `lr`: step size $\\delta$ (a scalar, may be traced).
+    - `lr`: step size $\\delta > 0$ (a scalar, may be traced; a traced value ≤ 0 raises at
+      run time through `eqx.error_if`).
     - `steps`: number of gradient steps (Python int).
     - `args`: data and fixed parameters passed to `loss_fn`.
     - `every`: record every `every`-th iterate; `steps - burn_in` must be a multiple of it.
@@ -100,24 +119,36 @@ def run(
 
     Source: seed 003, eq. (1).
     """
-    steps, every, burn_in = int(steps), int(every), int(burn_in)
-    if steps < 0 or every < 1 or burn_in < 0 or burn_in > steps:
-        raise ValueError(
-            f"need steps >= 0, every >= 1 and 0 <= burn_in <= steps; got steps={steps}, "
-            f"every={every}, burn_in={burn_in}."
-        )
+    steps = check_count(steps, "steps", minimum=0)
+    every = check_count(every, "every")
+    burn_in = check_count(burn_in, "burn_in", minimum=0)
+    if burn_in > steps:
+        raise ValueError(f"`burn_in` ({burn_in}) must not exceed `steps` ({steps}).")
     if (steps - burn_in) % every:
         raise ValueError(
             f"`steps - burn_in` ({steps - burn_in}) must be a multiple of `every` ({every})."
         )
     if jnp.ndim(lr) != 0:
         raise ValueError(f"`lr` must be a scalar, got shape {jnp.shape(lr)}; vmap over it.")
+    if not callable(loss_fn):
+        raise ValueError(f"`loss_fn` must be callable, got {type(loss_fn).__name__}.")
+    if record is not None and not callable(record):
+        raise ValueError(f"`record` must be callable or None, got {type(record).__name__}.")
+    lr = check_positive(lr, "lr")
+    # lr goes in as an array of the default float dtype: new values (Python, NumPy or JAX
+    # scalars) do not recompile; each step casts it to the dtype of the parameter it updates.
+    lr = jnp.asarray(lr, jnp.result_type(float))
+    return _run(loss_fn, params0, lr, steps, args, every, burn_in, record, record_loss)
+
+
+@eqx.filter_jit
+def _run(loss_fn, params0, lr, steps, args, every, burn_in, record, record_loss):
     f = bind(loss_fn, args)
     grad = jax.grad(f)
 
     def step(p, _):
         g = grad(p)
-        return jax.tree_util.tree_map(lambda a, b: a - lr * b, p, g), None
+        return jax.tree_util.tree_map(lambda a, b: a - lr.astype(a.dtype) * b, p, g), None
 
     def steps_(p, n):
         if n == 0:
@@ -141,8 +172,8 @@ def run(
 def classify(
     trajectory: PyTree,
     *,
-    max_period: int = 16,
-    window: int | None = None,
+    max_period: Count = 16,
+    window: Count | None = None,
     rtol: float = 1e-6,
     atol: float = 1e-9,
     diverge_at: float = 1e8,
@@ -184,12 +215,11 @@ def classify(
     """
     if isinstance(trajectory, Trajectory):
         trajectory = trajectory.values
-    max_period = int(max_period)
-    if max_period < 1:
-        raise ValueError(f"`max_period` must be at least 1, got {max_period}.")
-    if window is None:
-        window = max(64, 4 * max_period)
-    window = int(window)
+    max_period = check_count(max_period, "max_period")
+    window = max(64, 4 * max_period) if window is None else check_count(window, "window")
+    rtol = check_positive(rtol, "rtol", allow_zero=True)
+    atol = check_positive(atol, "atol", allow_zero=True)
+    diverge_at = check_positive(diverge_at, "diverge_at")
     x = flat_tail(trajectory, window)
     w = x.shape[0]
     if w < 2 * max_period + 1:
@@ -225,7 +255,7 @@ def _classify_tail(x, max_period: int, rtol, atol, diverge_at):
     return code.astype(jnp.int32), period.astype(jnp.int32)
 
 
-def hvp(loss_fn: Callable, params: PyTree, v: PyTree, args: Any = None) -> PyTree:
+def hvp(loss_fn: Callable, params: PyTree, v: PyTree, args: Args = None) -> PyTree:
     """Hessian-vector product $\\nabla^2 f(x)\\,v$ by forward-over-reverse differentiation.
 
     **Arguments:** `loss_fn(params, args)`, the point `params`, a tangent `v` with the same
@@ -244,11 +274,11 @@ def hvp(loss_fn: Callable, params: PyTree, v: PyTree, args: Any = None) -> PyTre
 def sharpness(
     loss_fn: Callable,
     params: PyTree,
-    args: Any = None,
+    args: Args = None,
     *,
-    num_iters: int | None = 32,
+    num_iters: Count | None = 32,
     key=None,
-) -> Float[Array, ""]:
+) -> Scalar:
     """Largest Hessian eigenvalue $\\lambda_{\\max}(\\nabla^2 f(x))$, matrix-free.
 
     Lanczos with full reorthogonalisation on Hessian-vector products inside a `fori_loop`;
@@ -265,7 +295,7 @@ def sharpness(
 
     Source: seed 003, App. A (Lyapunov's indirect method).
     """
-    key = jax.random.PRNGKey(0) if key is None else key
+    num_iters = None if num_iters is None else check_count(num_iters, "num_iters")
     return _extremes(loss_fn, params, args, key, num_iters)[1]
 
 
@@ -273,11 +303,11 @@ def lyapunov_radius(
     loss_fn: Callable,
     params: PyTree,
     lr,
-    args: Any = None,
+    args: Args = None,
     *,
-    num_iters: int | None = 32,
+    num_iters: Count | None = 32,
     key=None,
-) -> Float[Array, ""]:
+) -> Scalar:
     """Spectral radius of the linearised gradient map, $\\rho(I - \\delta\\nabla^2 f(x))$.
 
     Equals $\\max(|1 - \\delta\\lambda_{\\min}|, |1 - \\delta\\lambda_{\\max}|)$ over the Hessian
@@ -295,15 +325,23 @@ def lyapunov_radius(
 
     Source: seed 003, App. A (proof of Theorem 1).
     """
-    key = jax.random.PRNGKey(0) if key is None else key
-    lo, hi = _extremes(loss_fn, params, args, key, num_iters)
-    return jnp.maximum(jnp.abs(1 - lr * lo), jnp.abs(1 - lr * hi))
+    num_iters = None if num_iters is None else check_count(num_iters, "num_iters")
+    if jnp.ndim(lr) != 0:
+        raise ValueError(f"`lr` must be a scalar, got shape {jnp.shape(lr)}; vmap over it.")
+    return _radius(loss_fn, params, jnp.asarray(lr, jnp.result_type(float)), args, key, num_iters)
 
 
 @eqx.filter_jit
 def _extremes(loss_fn, params, args, key, num_iters):
     # One compiled program per loss function (eager Lanczos would compile op by op).
+    key = jax.random.PRNGKey(0) if key is None else key
     return hessian_extremes(bind(loss_fn, args), params, num_iters, key)
+
+
+@eqx.filter_jit
+def _radius(loss_fn, params, lr, args, key, num_iters):
+    lo, hi = _extremes(loss_fn, params, args, key, num_iters)
+    return jnp.maximum(jnp.abs(1 - lr * lo), jnp.abs(1 - lr * hi))
 
 
 # ---------------------------------------------------------------- Nar–Sastry step-size bounds
@@ -315,9 +353,7 @@ def _top_singular(m):
 
 
 def _check_depth(L) -> int:
-    if isinstance(L, bool) or not isinstance(L, (int, jnp.integer)) or int(L) < 1:
-        raise ValueError(f"the depth `L` must be a positive Python integer, got {L!r}.")
-    return int(L)
+    return check_count(L, "the depth L")
 
 
 def _check_matrix(R, name="R"):
@@ -414,7 +450,7 @@ def converged_spectral_bound(delta, L: int) -> Float[Array, "*batch"]:
     return (2.0 / (L * delta)) ** (L / (2.0 * L - 2.0))
 
 
-def identity_init_bound(R: Float[Array, "*batch n n"], L: int) -> Float[Array, "*batch"]:
+def identity_init_bound(R: Matrix, L: int) -> Float[Array, "*batch"]:
     """Theorems 2–3: a step size for which identity initialisation provably converges.
 
     $$\\delta \\le \\min\\Big\\{\\frac1L,\\; \\frac{1}{L\\,\\rho(R)^{2(L-1)/L}}\\Big\\}$$
@@ -469,7 +505,7 @@ def identity_init_rate(lam, L: int, delta) -> Float[Array, "*batch"]:
     return jnp.where(big, b_big, b_small)
 
 
-def relu_step_bound(xs: Float[Array, "N n"], predictions: Float[Array, "M m"]) -> Float[Array, ""]:
+def relu_step_bound(xs: Float[Array, "N n"], predictions: Float[Array, "M m"]) -> Scalar:
     """Theorem 4: the largest step size at which a two-layer ReLU solution can be stable,
     $1 / \\max_i \\|x_i\\|_2\\,\\|\\hat f(x_i)\\|_2$.
 

@@ -19,8 +19,10 @@ import jax
 import jax.numpy as jnp
 import jax.tree_util as jtu
 
-from ._lyapunov import check_flat_state, local_minima, push_frame, qr_positive, state_jacobians
-from ._types import Array, ArrayLike, Float, PyTree
+from ._batching import check_chunk, map_rows
+from ._checks import check_count, check_positive
+from ._lyapunov import check_flat_state, push_frame, qr_positive, state_jacobians
+from ._types import Args, Array, ArrayLike, Bool, Count, Float, PyTree, Scalar
 
 __all__ = [
     "unroll",
@@ -35,12 +37,18 @@ __all__ = [
     "EntropyBound",
     "forward_sensitivities",
     "Sensitivities",
+    "local_minima",
     "count_local_minima",
 ]
 
 
 def unroll(
-    step: Callable, x0: PyTree, args: Any, steps: int | None = None, *, inputs: PyTree | None = None
+    step: Callable,
+    x0: PyTree,
+    args: Args,
+    steps: Count | None = None,
+    *,
+    inputs: PyTree | None = None,
 ) -> PyTree:
     r"""Iterate $x_{t+1} = f(x_t, u_t; \theta)$ and return the visited states $x_1, \dots, x_N$.
 
@@ -61,9 +69,23 @@ def unroll(
 
     Source: seed 002, eq. (1a).
     """
+    if inputs is None and steps is None:
+        raise ValueError("Give `steps` (the sequence length) when `inputs` is None.")
+    if steps is not None:
+        steps = check_count(steps, "steps", minimum=0)
+    if inputs is not None:
+        n = jtu.tree_leaves(inputs)[0].shape[0] if jtu.tree_leaves(inputs) else None
+        if steps is not None and n is not None and n != steps:
+            raise ValueError(
+                f"`steps` ({steps}) must equal the leading length of `inputs` ({n}); "
+                "give one or the other."
+            )
+    return _unroll(step, x0, args, steps, inputs)
+
+
+@eqx.filter_jit
+def _unroll(step, x0, args, steps, inputs):
     if inputs is None:
-        if steps is None:
-            raise ValueError("Give `steps` (the sequence length) when `inputs` is None.")
 
         def body(x, _):
             x = step(x, args)
@@ -107,11 +129,11 @@ def orbit_diagram(
     params_of_s: Callable,
     s_grid: Float[Array, " S"],
     x0s: PyTree,
-    steps: int,
-    burn_in: int,
+    steps: Count,
+    burn_in: Count,
     *,
     observe: Callable | None = None,
-    chunk_size: int | None = None,
+    chunk_size: Count | None = None,
 ) -> OrbitDiagram:
     r"""Orbit (bifurcation) diagram: the states visited after a transient, for each $s$.
 
@@ -142,31 +164,42 @@ def orbit_diagram(
 
     Source: seed 002, §2 (bifurcation diagrams) and Fig. 1(a), 5, 8, 9.
     """
-    if not 0 <= burn_in < steps:
+    steps = check_count(steps, "steps")
+    burn_in = check_count(burn_in, "burn_in", minimum=0)
+    if burn_in >= steps:
         raise ValueError(f"Need 0 <= burn_in < steps, got burn_in={burn_in}, steps={steps}.")
-    if jnp.ndim(s_grid) != 1:
-        raise ValueError(f"`s_grid` must be 1-D, got shape {jnp.shape(s_grid)}.")
-    observe = (lambda x: x) if observe is None else observe
+    s_grid = jnp.asarray(s_grid)
+    if s_grid.ndim != 1 or s_grid.shape[0] == 0:
+        raise ValueError(f"`s_grid` must be a non-empty 1-D array, got shape {s_grid.shape}.")
+    points = _orbit_points(
+        step, params_of_s, s_grid, x0s, steps, burn_in, observe, check_chunk(chunk_size)
+    )
+    return OrbitDiagram(s=s_grid, points=points)
+
+
+def _identity(x):
+    return x
+
+
+@eqx.filter_jit
+def _orbit_points(step, params_of_s, s_grid, x0s, steps, burn_in, observe, chunk):
+    observe = _identity if observe is None else observe
 
     def one_s(s):
         args = params_of_s(s)
         return jax.vmap(lambda x0: _orbit(step, x0, args, steps, burn_in, observe))(x0s)
 
-    if chunk_size is None:
-        points = jax.vmap(one_s)(s_grid)
-    else:
-        points = jax.lax.map(one_s, s_grid, batch_size=chunk_size)
-    return OrbitDiagram(s=s_grid, points=points)
+    return map_rows(one_s, s_grid, chunk_size=chunk)
 
 
 def loss_slice(
     loss_fn: Callable,
-    args: Any,
+    args: Args,
     center: PyTree,
     directions: Sequence[PyTree],
     grids: Sequence[Float[Array, " _"]],
     *,
-    chunk_size: int | None = None,
+    chunk_size: Count | None = None,
 ) -> Float[Array, "..."]:
     r"""The cost on a line or a plane of parameters: $V(\theta_c + \sum_i s_i d_i)$.
 
@@ -190,7 +223,33 @@ def loss_slice(
     """
     if len(directions) != len(grids) or len(grids) not in (1, 2):
         raise ValueError("Give one or two `directions` and as many `grids`.")
-    mesh = jnp.meshgrid(*[jnp.asarray(g) for g in grids], indexing="ij")
+    grids = tuple(jnp.asarray(g) for g in grids)
+    for i, g in enumerate(grids):
+        if g.ndim != 1 or g.shape[0] == 0:
+            raise ValueError(f"`grids[{i}]` must be a non-empty 1-D array, got shape {g.shape}.")
+    for i, d in enumerate(directions):
+        _check_direction(center, d, f"directions[{i}]")
+    return _slice(loss_fn, args, center, tuple(directions), grids, check_chunk(chunk_size))
+
+
+def _check_direction(center, d, name: str) -> None:
+    """`d` has `center`'s structure; each leaf the shape of `center`'s (or `center` scalar)."""
+    if jtu.tree_structure(d) != jtu.tree_structure(center):
+        raise ValueError(
+            f"`{name}` must have the pytree structure of `center`; got "
+            f"{jtu.tree_structure(d)} for {jtu.tree_structure(center)}."
+        )
+    for a, b in zip(jtu.tree_leaves(center), jtu.tree_leaves(d)):
+        if jnp.ndim(a) and jnp.shape(a) != jnp.shape(b):
+            raise ValueError(
+                f"`{name}` has a leaf of shape {jnp.shape(b)} where `center` has shape "
+                f"{jnp.shape(a)}; give directions shaped like the parameters."
+            )
+
+
+@eqx.filter_jit
+def _slice(loss_fn, args, center, directions, grids, chunk):
+    mesh = jnp.meshgrid(*grids, indexing="ij")
     coeffs = jnp.stack([m.ravel() for m in mesh], axis=-1)
 
     def at(c):
@@ -199,15 +258,11 @@ def loss_slice(
             theta = jtu.tree_map(lambda a, b, ci=c[i]: a + ci * b, theta, d)
         return loss_fn(theta, args)
 
-    if chunk_size is None:
-        vals = jax.vmap(at)(coeffs)
-    else:
-        vals = jax.lax.map(at, coeffs, batch_size=chunk_size)
-    return vals.reshape(mesh[0].shape)
+    return map_rows(at, coeffs, chunk_size=chunk).reshape(mesh[0].shape)
 
 
 def lyapunov_spectrum(
-    step: Callable, x0: Array, args: Any, steps: int, burn_in: int = 0, k: int | None = None
+    step: Callable, x0: Array, args: Args, steps: Count, burn_in: Count = 0, k: Count | None = None
 ) -> Float[Array, " k"]:
     r"""Lyapunov exponents of $x_{t+1} = f(x_t; \theta)$ per step, by the QR (Benettin) method.
 
@@ -238,11 +293,17 @@ def lyapunov_spectrum(
     """
     check_flat_state(x0)
     n = x0.shape[0]
-    k = n if k is None else k
+    k = n if k is None else check_count(k, "k")
     if not 1 <= k <= n:
         raise ValueError(f"`k` must be between 1 and the state dimension {n}, got {k}.")
-    if steps < 1:
-        raise ValueError(f"`steps` must be positive, got {steps}.")
+    steps = check_count(steps, "steps")
+    burn_in = check_count(burn_in, "burn_in", minimum=0)
+    return _spectrum(step, x0, args, steps, burn_in, k)
+
+
+@eqx.filter_jit
+def _spectrum(step, x0, args, steps, burn_in, k):
+    n = x0.shape[0]
     q0 = jnp.eye(n, k, dtype=x0.dtype)
 
     def body(carry, _):
@@ -283,11 +344,11 @@ def _ball(key, center, radius, num):
 def lipschitz_vs_length(
     losses_fn: Callable,
     theta0: Float[Array, " p"],
-    args: Any,
+    args: Args,
     key: Array,
     *,
     radius: float = 1e-2,
-    num_samples: int = 8,
+    num_samples: Count = 8,
 ) -> LipschitzGrowth:
     r"""How the smoothness of $V_N = \frac1N \sum_{t=1}^N l_t(\theta)$ scales with $N$.
 
@@ -313,7 +374,13 @@ def lipschitz_vs_length(
     Source: seed 002, §3.2, Theorem 1, eq. (4)–(5); proof in Appendix C.
     """
     check_flat_state(theta0, "theta0")
+    check_positive(radius, "radius")
+    num_samples = check_count(num_samples, "num_samples")
+    return _lipschitz(losses_fn, theta0, args, key, radius, num_samples)
 
+
+@eqx.filter_jit
+def _lipschitz(losses_fn, theta0, args, key, radius, num_samples):
     def cost(theta):
         losses = losses_fn(theta, args)
         n = jnp.arange(1, losses.shape[0] + 1, dtype=losses.dtype)
@@ -332,7 +399,7 @@ def lipschitz_vs_length(
     return LipschitzGrowth(lengths=lengths, grad_norm=grad_norm, lipschitz=lipschitz, thetas=thetas)
 
 
-def growth_rate(lengths: ArrayLike, values: Float[Array, " N"]) -> Float[Array, ""]:
+def growth_rate(lengths: ArrayLike, values: Float[Array, " N"]) -> Scalar:
     r"""Least-squares slope $\hat\gamma$ of $\log v_N \approx a + \hat\gamma N$ (per step).
 
     Compare with $2 \log L_f$ (Theorem 1) or with the largest Lyapunov exponent.
@@ -354,7 +421,7 @@ class EntropyBound(eqx.Module):
     state_dim: int = eqx.field(static=True)
 
 
-def entropy_bound(step: Callable, xs: Float[Array, "T n"], args: Any) -> EntropyBound:
+def entropy_bound(step: Callable, xs: Float[Array, "T n"], args: Args) -> EntropyBound:
     r"""The terms of the entropy bound of seed 002 §4 along the states `xs`.
 
     With $J_t = \partial x_{t+1} / \partial x_t$ and columns $v_i$, Hadamard's inequality and
@@ -377,6 +444,11 @@ def entropy_bound(step: Callable, xs: Float[Array, "T n"], args: Any) -> Entropy
     """
     if jnp.ndim(xs) != 2:
         raise ValueError(f"`xs` must have shape (T, n), got {jnp.shape(xs)}.")
+    return _entropy_bound(step, xs, args)
+
+
+@eqx.filter_jit
+def _entropy_bound(step, xs, args):
     jac = state_jacobians(step, xs, args)
     n = xs.shape[1]
     log_det = jnp.linalg.slogdet(jac)[1]
@@ -405,7 +477,7 @@ def forward_sensitivities(
     step: Callable,
     x0: Float[Array, " n"],
     theta: Float[Array, " p"],
-    steps: int,
+    steps: Count,
     *,
     readout: Callable | None = None,
 ) -> Sensitivities:
@@ -432,6 +504,12 @@ def forward_sensitivities(
     """
     check_flat_state(x0)
     check_flat_state(theta, "theta")
+    steps = check_count(steps, "steps", minimum=0)
+    return _sensitivities(step, x0, theta, steps, readout)
+
+
+@eqx.filter_jit
+def _sensitivities(step, x0, theta, steps, readout):
     jx = jax.jacfwd(step, argnums=0)
     jt = jax.jacfwd(step, argnums=1)
 
@@ -451,6 +529,33 @@ def forward_sensitivities(
     return Sensitivities(xs=xs, D=ds, ys=ys, J=cs @ ds + fs)
 
 
+def local_minima(values: Float[Array, " S"], tol: float = 0.0) -> Bool[Array, " S"]:
+    """Mask of the interior points of a 1-D curve lower than both neighbours by more than `tol`.
+
+    $m_i = (v_i < v_{i-1} - \\text{tol}) \\wedge (v_i < v_{i+1} - \\text{tol})$ for
+    $0 < i < S - 1$; the two end points are never minima.
+
+    **Arguments:** `values` (1-D), `tol` ≥ 0 (use one above the rounding noise of the curve).
+
+    **Returns:** a boolean array shaped like `values`.
+
+    **Example:** `cx.rnn.local_minima(jnp.array([1.0, 0.0, 1.0, 0.5, 2.0]))` is
+    `[False, True, False, True, False]`.
+
+    Source: seed 002, §3.1 ("many neighbouring local minima").
+    """
+    values = jnp.asarray(values)
+    if values.ndim != 1:
+        raise ValueError(f"`values` must be 1-D, got shape {values.shape}.")
+    check_positive(tol, "tol", allow_zero=True)
+    if values.shape[0] < 3:
+        return jnp.zeros(values.shape, bool)
+    left = values[1:-1] < values[:-2] - tol
+    right = values[1:-1] < values[2:] - tol
+    inner = left & right
+    return jnp.concatenate([jnp.zeros(1, bool), inner, jnp.zeros(1, bool)])
+
+
 def count_local_minima(values: Float[Array, " S"], mask: Any = None, tol: float = 0.0) -> Array:
     """Number of interior local minima of a 1-D curve (e.g. a cost slice).
 
@@ -460,8 +565,6 @@ def count_local_minima(values: Float[Array, " S"], mask: Any = None, tol: float 
 
     Source: seed 002, §3.1 ("many neighbouring local minima").
     """
-    if jnp.ndim(values) != 1:
-        raise ValueError(f"`values` must be 1-D, got shape {jnp.shape(values)}.")
     m = local_minima(values, tol)
     if mask is not None:
         m = m & mask

@@ -1,10 +1,12 @@
 r"""Run a function over a parameter grid as one compiled, chunked, device-sharded program.
 
 `grid(fn, axes)` evaluates `fn(**point)` at every point of the Cartesian product of the named
-1-D `axes`: the grid is flattened, split evenly over all visible devices with `jax.sharding`
-(`shard_map` on a 1-D mesh; no `pmap`), and on each device `lax.map` walks over chunks of
-`chunk_size` points, each chunk a `vmap`. Memory is bounded by the chunk; the result has the
-grid's shape in front of each output leaf.
+1-D `axes`: the grid is flattened, split evenly over all visible devices (`shard_map` on a 1-D
+mesh; no `pmap`), and on each device `jax.lax.map(..., batch_size=chunk_size)` walks over
+chunks of `chunk_size` points, each chunk a `vmap`. Memory is bounded by the chunk; the result
+has the grid's shape in front of each output leaf. Building the grid, padding, the sweep and
+the reshape are one program, compiled once per `fn` (by identity), grid shape and dtype, and
+reused on later calls.
 
 Multi-host: call `jax.distributed.initialize()` first; the mesh then spans every process's
 devices and the same code runs unchanged.
@@ -12,51 +14,18 @@ devices and the same code runs unchanged.
 
 from __future__ import annotations
 
-import functools
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
-import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+from ._batching import check_chunk, leading_size, map_rows
+from ._types import Count, PyTree
 
 __all__ = ["grid", "flat_map"]
-
-try:  # jax ≥ 0.6
-    _shard_map = jax.shard_map
-except AttributeError:  # pragma: no cover - older jax
-    from jax.experimental.shard_map import shard_map as _shard_map
-
-
-def _mesh(devices) -> Mesh:
-    return Mesh(np.asarray(devices), ("grid",))
-
-
-def _build(fn: Callable, devices: tuple) -> Callable:
-    """The compiled program: per device, `lax.map` over chunks of a `vmap` of `fn`."""
-
-    def local(block):
-        block = jax.tree_util.tree_map(lambda x: x[0], block)  # (nchunks, chunk, ...)
-        out = jax.lax.map(jax.vmap(fn), block)
-        return jax.tree_util.tree_map(lambda x: x[None], out)
-
-    if len(devices) == 1:
-        return jax.jit(local)
-    mesh = _mesh(devices)
-    return jax.jit(_shard_map(local, mesh=mesh, in_specs=P("grid"), out_specs=P("grid")))
-
-
-_build_cached = functools.lru_cache(maxsize=32)(_build)
-
-
-def _program(fn: Callable, devices: tuple) -> Callable:
-    """Reuse the jitted program for the same `fn` object, so repeated sweeps compile once."""
-    try:
-        return _build_cached(fn, devices)
-    except TypeError:  # unhashable fn
-        return _build(fn, devices)
 
 
 class _KeywordCall:
@@ -75,49 +44,65 @@ class _KeywordCall:
         return isinstance(other, _KeywordCall) and other.fn is self.fn
 
 
+def _devices(devices) -> tuple:
+    devices = tuple(jax.devices() if devices is None else devices)
+    if not devices:
+        raise ValueError("`devices` is empty; pass at least one device (or None for all).")
+    return devices
+
+
+@eqx.filter_jit
+def _flat_map(fn, inputs, chunk, devices):
+    return map_rows(fn, inputs, chunk_size=chunk, devices=devices)
+
+
+@eqx.filter_jit
+def _grid(fn, arrays, names, chunk, devices):
+    shape = tuple(a.shape[0] for a in arrays)
+    mesh = jnp.meshgrid(*arrays, indexing="ij")
+    flat = {name: m.reshape(-1) for name, m in zip(names, mesh)}
+    out = map_rows(_KeywordCall(fn), flat, chunk_size=chunk, devices=devices)
+    return jax.tree_util.tree_map(lambda x: x.reshape(shape + x.shape[1:]), out)
+
+
 def flat_map(
-    fn: Callable[..., Any], inputs: Any, chunk_size: int | None = None, devices=None
-) -> Any:
+    fn: Callable[[PyTree], PyTree],
+    inputs: PyTree,
+    chunk_size: Count | None = None,
+    devices: Sequence | None = None,
+) -> PyTree:
     """Apply `fn` to each row of the pytree `inputs` (leading axis N): vmap + chunks + sharding.
 
-    The leading axis is padded (by repeating the last row) to a multiple of
-    `devices × chunk_size`; padded results are dropped. `fn` takes one row (a pytree slice).
+    On several devices the rows are padded (by repeating the first row) to a multiple of the
+    device count and the padded results dropped; on each device `lax.map` with
+    `batch_size=chunk_size` walks over the rows. Compiled once per `fn` (by identity), input
+    shapes and `chunk_size`.
+
+    **Arguments:**
+
+    - `fn`: takes one row (a pytree slice of `inputs`), returns a pytree of arrays.
+    - `inputs`: pytree of arrays sharing the leading axis length N.
+    - `chunk_size`: rows per vmapped chunk on each device (`None`: all of a device's rows).
+    - `devices`: devices to shard over (default: all visible devices).
 
     **Returns:** `fn`'s outputs stacked on a leading axis of length N.
+
+    **Example:**
+
+    ```python
+    out = cx.sweep.flat_map(lambda r: r["a"] ** 2, {"a": jnp.arange(5.0)}, chunk_size=2)
+    ```
     """
-    leaves = jax.tree_util.tree_leaves(inputs)
-    if not leaves:
-        raise ValueError("flat_map needs at least one array input.")
-    n = leaves[0].shape[0]
-    if any(leaf.shape[0] != n for leaf in leaves):
-        raise ValueError("all inputs of flat_map must share the leading axis length.")
-    devices = jax.devices() if devices is None else list(devices)
-    nd = len(devices)
-    per_dev = -(-n // nd)
-    chunk = per_dev if chunk_size is None else max(1, min(int(chunk_size), per_dev))
-    nchunks = -(-per_dev // chunk)
-    total = nd * nchunks * chunk
-
-    def pad(x):
-        x = jnp.asarray(x)
-        extra = total - n
-        if extra:
-            x = jnp.concatenate([x, jnp.repeat(x[-1:], extra, axis=0)], axis=0)
-        return x.reshape((nd, nchunks, chunk) + x.shape[1:])
-
-    padded = jax.tree_util.tree_map(pad, inputs)
-    if nd > 1:
-        padded = jax.device_put(padded, NamedSharding(_mesh(devices), P("grid")))
-    out = _program(fn, tuple(devices))(padded)
-    return jax.tree_util.tree_map(lambda x: x.reshape((total,) + x.shape[3:])[:n], out)
+    leading_size(inputs)
+    return _flat_map(fn, inputs, check_chunk(chunk_size), _devices(devices))
 
 
 def grid(
-    fn: Callable[..., Any],
+    fn: Callable[..., PyTree],
     axes: Mapping[str, Any],
-    chunk_size: int | None = None,
-    devices=None,
-) -> Any:
+    chunk_size: Count | None = None,
+    devices: Sequence | None = None,
+) -> PyTree:
     r"""Evaluate `fn(**point)` on the Cartesian product of named 1-D axes.
 
     **Arguments:**
@@ -129,6 +114,9 @@ def grid(
 
     **Returns:** `fn`'s pytree with each leaf shaped `(len(axis_1), ..., len(axis_k), *leaf)`.
 
+    The whole sweep is one program, compiled on the first call and reused by later calls with
+    the same `fn` object, axis lengths and dtypes (define `fn` once, not inline per call).
+
     Example:
 
     ```python
@@ -138,16 +126,15 @@ def grid(
     """
     if not isinstance(axes, Mapping) or not axes:
         raise ValueError("axes must be a non-empty mapping from names to 1-D arrays.")
-    names = list(axes)
+    if not callable(fn):
+        raise ValueError(f"fn must be callable, got {type(fn).__name__}.")
+    names = tuple(axes)
     arrays = []
     for name in names:
         a = jnp.asarray(axes[name])
         if a.ndim != 1 or a.shape[0] == 0:
             raise ValueError(f"axis {name!r} must be a non-empty 1-D array; got shape {a.shape}.")
         arrays.append(a)
-    shape = tuple(a.shape[0] for a in arrays)
-    mesh = jnp.meshgrid(*arrays, indexing="ij")
-    flat = {name: m.reshape(-1) for name, m in zip(names, mesh)}
-    out = flat_map(_KeywordCall(fn), flat, chunk_size=chunk_size, devices=devices)
-    assert math.prod(shape) == jax.tree_util.tree_leaves(out)[0].shape[0]
-    return jax.tree_util.tree_map(lambda x: x.reshape(shape + x.shape[1:]), out)
+    chunk = check_chunk(chunk_size)
+    assert math.prod(a.shape[0] for a in arrays) > 0
+    return _grid(fn, tuple(arrays), names, chunk, _devices(devices))

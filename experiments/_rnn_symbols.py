@@ -15,7 +15,6 @@ import numpy as np
 import optax
 
 import contractax as cx
-from contractax._lyapunov import local_minima
 from contractax.data import widely_separated_symbols
 from experiments._cache import cached
 from experiments._report import Claim
@@ -252,7 +251,7 @@ def symbols(quick, metrics, claims, figs):
         ):
             v = np.asarray(line(net0, net1, uu, yy))
             tol = 1e-5 * float(np.ptp(v))  # above float32 rounding of the averaged loss
-            minima[(lab, nm)] = np.flatnonzero(np.asarray(local_minima(jnp.asarray(v), tol)))
+            minima[(lab, nm)] = np.flatnonzero(np.asarray(cx.rnn.local_minima(jnp.asarray(v), tol)))
             counts[(lab, nm)] = len(minima[(lab, nm)])
             ax[col].plot(np.asarray(s_line), v, label=nm)
         ax[col].set_title(f"{lab} run: cost along θ(s)")

@@ -16,7 +16,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import contractax as cx
-from contractax._lyapunov import local_minima
 from experiments._report import Claim, Result
 from experiments._rnn_entropy import CAPTION, entropy_claims, entropy_figure, entropy_regimes
 from experiments._rnn_symbols import symbols
@@ -76,7 +75,7 @@ def _chaotic(quick, metrics, claims, figs):
     )
 
     s_np = np.asarray(s)
-    is_min = np.asarray(local_minima(jnp.asarray(cost)))
+    is_min = np.asarray(cx.rnn.local_minima(jnp.asarray(cost)))
     region = (s_np >= 0.9) & (s_np <= 1.45)
     dens_in = is_min[region].sum() / (1.45 - 0.9)
     dens_out = is_min[~region].sum() / (1.5 - 0.55)

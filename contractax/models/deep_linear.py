@@ -8,6 +8,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
+from .._checks import check_count
 from .._types import Array, Float
 
 
@@ -59,9 +60,7 @@ class DeepLinear(eqx.Module):
             return
         if sizes is None or len(sizes) < 2:
             raise ValueError(f"`sizes` must list at least [n_0, n_1], got {sizes!r}.")
-        sizes = [int(s) for s in sizes]
-        if any(s < 1 for s in sizes):
-            raise ValueError(f"all layer sizes must be positive, got {sizes}.")
+        sizes = [check_count(s, f"sizes[{i}]") for i, s in enumerate(sizes)]
         dtype = jnp.result_type(float) if dtype is None else dtype
         pairs = list(zip(sizes[:-1], sizes[1:]))
         if init == "identity":

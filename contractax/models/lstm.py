@@ -17,6 +17,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
+from .._checks import check_count
 from .._types import Array, Float
 
 __all__ = ["LSTMCell", "GRUCell", "TanhRNNCell", "chaotic_lstm", "CHAOTIC_LSTM_WEIGHTS"]
@@ -29,9 +30,20 @@ def _uniform(key, shape, bound, dtype):
 def _check_input(input_size: int, x) -> None:
     if input_size == 0 and x is not None:
         raise ValueError("This cell was built with input_size=0; call it with input=None.")
-    if input_size > 0 and (x is None or jnp.shape(x)[-1] != input_size):
+    if input_size > 0 and (x is None or jnp.shape(x) != (input_size,)):
         got = None if x is None else jnp.shape(x)
-        raise ValueError(f"The cell expects an input of shape ({input_size},), got {got}.")
+        raise ValueError(
+            f"The cell expects an input of shape ({input_size},), got {got}; "
+            "vmap the cell over a batch of inputs."
+        )
+
+
+def _check_state(x, name: str, size: int) -> None:
+    if jnp.shape(x) != (size,):
+        raise ValueError(
+            f"The cell expects the state `{name}` of shape ({size},) (hidden_size), got "
+            f"{jnp.shape(x)}; vmap the cell over a batch of states."
+        )
 
 
 class _Cell(eqx.Module):
@@ -45,8 +57,8 @@ class _Cell(eqx.Module):
     hidden_size: int = eqx.field(static=True)
 
     def __init__(self, gates, input_size, hidden_size, use_bias, dtype, key):
-        if input_size < 0 or hidden_size < 1:
-            raise ValueError("input_size must be >= 0 and hidden_size >= 1.")
+        input_size = check_count(input_size, "input_size", minimum=0)
+        hidden_size = check_count(hidden_size, "hidden_size", minimum=1)
         dtype = jnp.zeros((), dtype).dtype if dtype is not None else jnp.zeros(()).dtype
         bound = 1.0 / math.sqrt(hidden_size)
         k1, k2, k3, k4 = jax.random.split(key, 4)
@@ -104,7 +116,11 @@ class LSTMCell(_Cell):
 
     def __call__(self, input, state):
         _check_input(self.input_size, input)
+        if not isinstance(state, (tuple, list)) or len(state) != 2:
+            raise ValueError("The LSTM cell expects the state as a pair `(h, c)`.")
         h, c = state
+        _check_state(h, "h", self.hidden_size)
+        _check_state(c, "c", self.hidden_size)
         gi, gh = self._pre(input, h)
         i, f, g, o = jnp.split(gi + gh, 4)
         c_new = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
@@ -136,6 +152,7 @@ class GRUCell(_Cell):
 
     def __call__(self, input, h):
         _check_input(self.input_size, input)
+        _check_state(h, "h", self.hidden_size)
         gi, gh = self._pre(input, h)
         i_r, i_z, i_n = jnp.split(gi, 3)
         h_r, h_z, h_n = jnp.split(gh, 3)
@@ -162,6 +179,7 @@ class TanhRNNCell(_Cell):
 
     def __call__(self, input, h):
         _check_input(self.input_size, input)
+        _check_state(h, "h", self.hidden_size)
         gi, gh = self._pre(input, h)
         return jnp.tanh(gi + gh)
 
@@ -194,6 +212,12 @@ CHAOTIC_LSTM_WEIGHTS = {
 
 
 def _chaotic_step(x: Float[Array, " 4"], theta: Float[Array, " 16"]) -> Float[Array, " 4"]:
+    if jnp.shape(x) != (4,) or jnp.shape(theta) != (16,):
+        raise ValueError(
+            "The chaotic LSTM step expects a state x = (h, c) of shape (4,) and weights theta "
+            f"of shape (16,); got x of shape {jnp.shape(x)} and theta of shape "
+            f"{jnp.shape(theta)} (vmap over batches)."
+        )
     w = theta.reshape(8, 2)
     h, c = x[:2], x[2:]
     pre = w @ h

@@ -6,6 +6,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
+from .._checks import check_count
 from .._types import Array, Float
 
 
@@ -35,11 +36,9 @@ class TwoLayerReLU(eqx.Module):
     b: Float[Array, " r"]
 
     def __init__(self, in_size: int, hidden: int, out_size: int, *, key, dtype=None):
-        if min(int(in_size), int(hidden), int(out_size)) < 1:
-            raise ValueError(
-                f"sizes must be positive, got in_size={in_size}, hidden={hidden}, "
-                f"out_size={out_size}."
-            )
+        in_size = check_count(in_size, "in_size")
+        hidden = check_count(hidden, "hidden")
+        out_size = check_count(out_size, "out_size")
         dtype = jnp.result_type(float) if dtype is None else dtype
         kw, kv, kb = jax.random.split(key, 3)
         self.W = jax.random.normal(kw, (out_size, hidden), dtype)
