@@ -1,25 +1,25 @@
-"""The recurrent networks of seed 000 §7 (Examples 1–3), ready for `contractax.slowfast`.
+"""The recurrent networks of Flynn 2015, §7 (Examples 1–3) as learning systems.
 
-Each example is an immutable `eqx.Module` holding the fixed (non-trained) parameters; its
-methods `f(x, w, args)` and `g(x, args)` are the forward vector field and the loss, with
-`args = (rho, target)`; `rate()` is its contraction rate from `contractax.contraction`,
-uniform in the trained weights `w`; `p` is the state norm of that rate.
+Each network is an `AbstractLearningSystem` (an immutable `eqx.Module` holding the fixed,
+non-trained parameters): `f(x, w, args)` and `g(x, args)` are the forward vector field and the
+loss, with `args = (rho, target)`; `rate()` is its contraction rate from
+`contractax.contraction`, uniform in the trained weights `w`; `p` is the state norm of that rate.
 
-Source: seeds/000_6fe122188c81f0a1.txt §7 (eq. 7.1–7.4, Tables 1–3).
+Source: Flynn 2015, §7 (eq. 7.1–7.4, Tables 1–3).
 """
 
 from __future__ import annotations
 
 import math
 from typing import ClassVar
-
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from . import contraction
-from ._slowfast_bounds import activation_bounds, example1_bounds
+from .. import contraction
+from ._bounds import activation_bounds, fixed_feedback_bounds
+from ._system import AbstractLearningSystem
 
 _SIGMA = {"logistic": jax.nn.sigmoid, "tanh": jnp.tanh}
 
@@ -33,8 +33,8 @@ def _loss(x, target):
     return 0.5 * jnp.sum((x - target) ** 2)
 
 
-class Example1(eqx.Module):
-    """Example 1, the fixed-feedback network $\\dot x = -x + \\sigma(vx + w\\rho)$ (eq. 7.2).
+class FixedFeedbackNetwork(AbstractLearningSystem):
+    """Flynn 2015 §7 Example 1: the fixed-feedback network $\\dot x = -x + \\sigma(vx + w\\rho)$ (eq. 7.2).
 
     Trained weights `w` (n, m) act on the input ρ; the feedback `v` (n, n, zero diagonal) is
     fixed. Loss $g = \\tfrac12\\|x - t\\|_2^2$. In the 2-norm the network contracts at a rate
@@ -42,12 +42,14 @@ class Example1(eqx.Module):
     `rate()` $= -\\max_{d \\in [0, L_{\\sigma'}]^n} \\mu_2(-I + \\mathrm{diag}(d) v)$, and the
     recipe's rate of Table 2 is $1 - L_{\\sigma'}\\|v\\|_F \\le$ `rate()`.
 
-    Source: seeds/000_6fe122188c81f0a1.txt §7 Example 1, Table 2.
+    **Example:** `net = cx.slowfast.FixedFeedbackNetwork(v); net.rate(), net.bounds(rho)`
+
+    Source: Flynn 2015, §7, Example 1 (eq. 7.2), Table 2.
     """
 
     v: Float[Array, "n n"]
     activation: str = eqx.field(static=True, default="logistic")
-    p: ClassVar[float] = 2
+    p: ClassVar[float] = 2.0  # the state norm of rate()
 
     def f(self, x, w, args):
         rho, _ = args
@@ -61,12 +63,12 @@ class Example1(eqx.Module):
         return contraction.firing_rate_rate(self.v, dmax=activation_bounds(self.activation)[1], p=2)
 
     def bounds(self, rho: Float[Array, " m"]):
-        """Table 2 bounds (`example1_bounds`) for this network and input."""
-        return example1_bounds(self.v, rho, self.activation)
+        """Table 2 bounds (`fixed_feedback_bounds`) for this network and input."""
+        return fixed_feedback_bounds(self.v, rho, self.activation)
 
 
-class Example2(eqx.Module):
-    """Example 2, a reservoir with a trained, sigmoid-bounded readout (seed 000 §7).
+class ReservoirReadoutNetwork(AbstractLearningSystem):
+    """Flynn 2015 §7 Example 2: a fixed reservoir with a trained, sigmoid-bounded readout.
 
     $$\\dot x_1 = -x_1 + \\sigma(\\omega x_2),\\; \\omega = \\sigma_H(w),\\qquad
       \\dot x_2 = -x_2 + \\sigma(v x_2 + u\\rho),$$
@@ -77,13 +79,15 @@ class Example2(eqx.Module):
     firing-rate matrix $A = [[0, \\mathbf 1], [0, v]]$, so the optimally weighted ∞-norm rate
     of `contraction.optimal_rate(A)` holds for every `w` and `u` (hierarchy, Thm. 1).
 
-    Source: seeds/000_6fe122188c81f0a1.txt §7 Example 2.
+    **Example:** `net = cx.slowfast.ReservoirReadoutNetwork(v, n1=2); net.rate(), net.weight()`
+
+    Source: Flynn 2015, §7, Example 2 (and Thm. 1 for the hierarchy).
     """
 
     v: Float[Array, "n2 n2"]
     n1: int = eqx.field(static=True)
     activation: str = eqx.field(static=True, default="logistic")
-    p: ClassVar[float] = math.inf
+    p: ClassVar[float] = math.inf  # the state norm of rate() (η-weighted, see weight())
 
     def f(self, x, w, args):
         rho, _ = args
@@ -115,8 +119,8 @@ class Example2(eqx.Module):
         )[1]
 
 
-class Example3(eqx.Module):
-    """Example 3, all connections trained, bounded by a sigmoid (eq. 7.3, 7.4).
+class BoundedWeightNetwork(AbstractLearningSystem):
+    """Flynn 2015 §7 Example 3: all connections trained, each bounded by a sigmoid (eq. 7.3, 7.4).
 
     $$\\dot x_i = -x_i + \\sigma\\big(\\textstyle\\sum_{j:(j,i)\\in E}\\omega_{ij}x_j + \\rho_i\\big)$$
 
@@ -127,7 +131,9 @@ class Example3(eqx.Module):
     The loss is $\\tfrac12\\|x_{\\mathrm{out}} - t\\|_2^2$ on the last `n_out` nodes. The rate is
     that of the entrywise worst case $|\\omega| \\le A$, so it is uniform in `w`.
 
-    Source: seeds/000_6fe122188c81f0a1.txt §7 Example 3, Table 3.
+    **Example:** `net = cx.slowfast.BoundedWeightNetwork(alpha, mask, n_out=2, norm="inf")`
+
+    Source: Flynn 2015, §7, Example 3 (eq. 7.3, 7.4), Table 3.
     """
 
     alpha: Float[Array, " n"]
