@@ -516,3 +516,44 @@ def test_simulate_grad_wrt_tau_matches_finite_differences():
     g = jax.grad(final_loss)(0.1)
     fd = (final_loss(0.1 + 1e-5) - final_loss(0.1 - 1e-5)) / 2e-5
     np.testing.assert_allclose(g, fd, rtol=1e-4)
+
+
+def test_bounded_weight_network_bounds_hold(getkey):
+    """BoundedWeightNetwork.bounds() (eq. 7.3, ∞-norm, Frobenius on w) dominate the true
+    derivative norms at random x ∈ [0,1]^n, large w and random unit directions."""
+    n, n_out, N = 5, 2, 32
+    mask = (jax.random.uniform(getkey(), (n, n)) < 0.6) * (1 - jnp.eye(n))
+    alpha = 2.0 / jnp.maximum(mask.sum(1), 1.0)
+    net = sf.BoundedWeightNetwork(alpha, mask, n_out=n_out)
+    b = net.bounds()
+    np.testing.assert_allclose(b.beta_x, net.rate(), rtol=1e-12)
+    args = (jax.random.normal(getkey(), (n,)), jnp.zeros(n_out))
+    xs = jax.random.uniform(getkey(), (N, n))
+    ws = 3 * jax.random.normal(getkey(), (N, n, n))
+    a = jnp.sign(jax.random.normal(getkey(), (2, N, n)))  # ‖a‖_∞ = 1 (vertices)
+    B = jax.random.normal(getkey(), (2, N, n, n)) * mask[None, None]
+    B = B / jnp.linalg.norm(B, axis=(2, 3), keepdims=True)
+    f = lambda x, w: net.f(x, w, args)
+
+    def d2(x, w, dx1, dw1, dx2, dw2):
+        inner = lambda x_, w_: jax.jvp(f, (x_, w_), (dx1, dw1))[1]
+        return jnp.max(jnp.abs(jax.jvp(inner, (x, w), (dx2, dw2))[1]))
+
+    @jax.jit
+    def measure(xs, ws, a, B):
+        z, zw = jnp.zeros_like(xs), jnp.zeros_like(ws)
+        d1 = lambda x, w, dx, dw: jnp.max(jnp.abs(jax.jvp(f, (x, w), (dx, dw))[1]))
+        bd2 = jax.vmap(d2)
+        return dict(
+            L_w_f=jnp.max(jax.vmap(d1)(xs, ws, z, B[0])),
+            L_x_f=jnp.max(jax.vmap(d1)(xs, ws, a[0], zw)),
+            L_xx_f=jnp.max(bd2(xs, ws, a[0], zw, a[1], zw)),
+            L_xw_f=jnp.max(bd2(xs, ws, a[0], zw, z, B[0])),
+            L_ww_f=jnp.max(bd2(xs, ws, z, B[0], z, B[1])),
+        )
+
+    got = measure(xs, ws, a, B)
+    for name, val in got.items():
+        assert 0 < val <= getattr(b, name), name
+    with pytest.raises(ValueError, match="norm"):
+        sf.BoundedWeightNetwork(alpha, mask, n_out=n_out, norm="one").bounds()

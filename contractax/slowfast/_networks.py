@@ -18,7 +18,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from .. import contraction
-from ._bounds import activation_bounds, fixed_feedback_bounds
+from ._bounds import DerivativeBounds, activation_bounds, fixed_feedback_bounds
 from ._system import AbstractLearningSystem
 
 _SIGMA = {"logistic": jax.nn.sigmoid, "tanh": jnp.tanh}
@@ -170,3 +170,48 @@ class BoundedWeightNetwork(AbstractLearningSystem):
     def rate(self) -> Float[Array, ""]:
         """$1 - L_{\\sigma'}\\max_i \\alpha_i\\,\\mathrm{in}(i)$ (∞) or the column version (1)."""
         return contraction.firing_rate_rate(self.worst_case(), dmax=0.25, p=self.p)
+
+    def bounds(self) -> DerivativeBounds:
+        """Uniform derivative bounds of eq. 7.3 (`norm="inf"`) for the timescale recipe.
+
+        Norms: ∞ on $x$ (1 on $y$), Frobenius on $w$ ($k = 1$); valid on the forward-invariant
+        cube $x \\in [0, 1]^n$ (logistic σ, targets in $[0, 1]$). With $a_i = |\\alpha_i|$,
+        $d_i = \\mathrm{in}(i)$, $L_1 = L_{\\sigma'} = 1/4$, $L_2 = L_{\\sigma''}$,
+        $L_{\\sigma_H''} = 4/(3\\sqrt3)$ (tanh):
+
+        $$\\beta_x = 1 - L_1\\max_i a_i d_i,\\; L_x f = 1 + L_1\\max_i a_i d_i,\\;
+          L_{x^2} f = L_2\\max_i (a_i d_i)^2,\\; L_w f = L_1\\max_i a_i\\sqrt{d_i},$$
+        $$L_{xw} f = \\max_i a_i\\sqrt{d_i}\\,(L_2 a_i d_i + L_1),\\;
+          L_{w^2} f = \\max_i (L_2 a_i^2 d_i + L_1 a_i L_{\\sigma_H''}),\\;
+          L_x g = L_{x^2} g = n_{\\mathrm{out}}.$$
+
+        Derived from the derivatives of Table 3; $D^2_{x,w} f$ also has the term
+        $\\sigma'(u_i)\\alpha_i\\sigma_H'(w_{ij})\\delta_{jk}$ (from $\\partial\\omega_{ij}/\\partial
+        w_{ij}$), which Table 3 omits; the bound includes it.
+
+        **Example:** `scale = cx.slowfast.timescale(net.bounds(), alpha=0.25)`
+
+        Source: Flynn 2015, §7, Example 3 (eq. 7.3), Table 3; Props. 2, 3, 5, 6.
+        """
+        if self.norm != "inf":
+            raise ValueError(
+                "bounds() are derived for norm='inf' (eq. 7.3b); for norm='one' (eq. 7.4) "
+                "build a DerivativeBounds by hand."
+            )
+        _, L1, L2 = activation_bounds("logistic")
+        LH2 = activation_bounds("tanh")[2]
+        a = jnp.abs(self.alpha)
+        d = jnp.sum(self.mask, axis=1)
+        ad, asd = a * d, a * jnp.sqrt(d)
+        n_out = jnp.asarray(float(self.n_out), dtype=a.dtype)
+        return DerivativeBounds(
+            L_x_f=1 + L1 * jnp.max(ad),
+            L_xx_f=L2 * jnp.max(ad**2),
+            L_w_f=L1 * jnp.max(asd),
+            L_ww_f=jnp.max(L2 * a**2 * d + L1 * a * LH2),
+            L_xw_f=jnp.max(asd * (L2 * ad + L1)),
+            L_x_g=n_out,
+            L_xx_g=n_out,
+            beta_x=1 - L1 * jnp.max(ad),
+            k=jnp.asarray(1.0, dtype=a.dtype),
+        )
