@@ -1,8 +1,7 @@
 """Derivative bounds and the sufficient timescale of Flynn's slow–fast learning system.
 
-Private helper of `contractax.slowfast`; the public names are re-exported there.
-Source: seeds/000_6fe122188c81f0a1.txt (Flynn), Prop. 3, 5, 6, Thm. 3, 4 and the Example 1
-recipe (with the errata of seeds/README.md: c = αβ/(L_z h), and "L_{x²}" in K means L_{x²} f).
+Source: Flynn 2015, Prop. 3, 5, 6, Thm. 3, 4 and the Example 1 recipe of §7 (with the errata
+of docs/errata.md: c = αβ/(L_z h), and "L_{x²}" in K means L_{x²} f).
 """
 
 from __future__ import annotations
@@ -10,12 +9,14 @@ from __future__ import annotations
 import math
 from typing import ClassVar
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
+import equinox as eqx
 from jaxtyping import Array, ArrayLike, Float
 
-# |σ|, |σ'|, |σ''| bounds of the sigmoids used in seed 000 §7.
+from .._checks import check_positive, check_shape
+
+# |σ|, |σ'|, |σ''| bounds of the sigmoids used in Flynn 2015, §7.
 ACTIVATIONS = {
     # σ(x) = 1/(1+e^{-x}): σ' = σ(1-σ) ≤ 1/4, |σ''| = |σ(1-σ)(1-2σ)| ≤ 1/(6√3)
     "logistic": (1.0, 0.25, 1.0 / (6.0 * math.sqrt(3.0))),
@@ -25,25 +26,16 @@ ACTIVATIONS = {
 
 
 def activation_bounds(activation: str) -> tuple[float, float, float]:
-    """Return `(L_σ, L_σ', L_σ'')`, bounds on $|\\sigma|, |\\sigma'|, |\\sigma''|$ (seed 000 §7)."""
+    """Return `(L_σ, L_σ', L_σ'')`, bounds on $|\\sigma|, |\\sigma'|, |\\sigma''|$ (Flynn 2015, §7)."""
     if activation not in ACTIVATIONS:
         raise ValueError(f"Unknown activation {activation!r}; choose one of {sorted(ACTIVATIONS)}.")
     return ACTIVATIONS[activation]
 
 
-def _check(ok, message: str, *values):
-    """Raise `ValueError` when the values are concrete, else attach a run-time check."""
-    if any(isinstance(v, jax.core.Tracer) for v in values):
-        return eqx.error_if(values[0], jnp.logical_not(ok), message)
-    if not bool(ok):
-        raise ValueError(message)
-    return values[0]
-
-
 class DerivativeBounds(eqx.Module):
     """Uniform bounds on the derivatives of the forward system $f$ and the loss $g$.
 
-    The norms are those of seed 000 §3–§6: $\\|\\cdot\\|_X$ on the state, its dual
+    The norms are those of Flynn 2015, §3–§6: $\\|\\cdot\\|_X$ on the state, its dual
     $\\|\\cdot\\|_*$ on the adjoint, $\\|\\cdot\\|_W$ on the weights.
 
     **Arguments (fields):**
@@ -59,7 +51,7 @@ class DerivativeBounds(eqx.Module):
     - `k`: norm-equivalence constant of eq. 4.2,
       $k^{-1/2}\\|\\cdot\\|_W \\le \\|\\cdot\\|_2 \\le k^{1/2}\\|\\cdot\\|_W$ ($k = 1$ for Frobenius).
 
-    Source: seeds/000_6fe122188c81f0a1.txt §3–§6.
+    Source: Flynn 2015, §3–§6.
     """
 
     L_x_f: Float[ArrayLike, ""]
@@ -74,7 +66,7 @@ class DerivativeBounds(eqx.Module):
 
 
 class Timescale(eqx.Module):
-    """Every constant of the timescale recipe (seed 000 §6, Example 1), with its equation.
+    """Every constant of the timescale recipe (Flynn 2015, §6, Example 1), with its equation.
 
     `Timescale.EQUATIONS[name]` names the equation each field comes from; `table()` lists
     them with their values. `descent_bound = k α` bounds the descent ratio
@@ -137,9 +129,9 @@ def timescale(
     p1: Float[ArrayLike, ""] = 1.0,
     p2: Float[ArrayLike, ""] | None = None,
 ) -> Timescale:
-    """A sufficient timescale $\\tau$ for the slow–fast learning system (seed 000 eq. 2.7).
+    """A sufficient timescale $\\tau$ for the slow–fast learning system (Flynn 2015, eq. 2.7).
 
-    Follows the Example 1 recipe of seed 000 §7 (Prop. 3, 5, 6 and Thm. 3, with the errata
+    Follows the Example 1 recipe of Flynn 2015, §7 (Prop. 3, 5, 6 and Thm. 3, with the errata
     $c = \\alpha\\beta/(L_z h)$):
 
     $$K = \\tfrac{L_x g}{\\beta_x} L_{x^2} f + L_{x^2} g,\\quad
@@ -165,39 +157,37 @@ def timescale(
     **Example:**
 
     ```python
-    b = cx.slowfast.example1_bounds(v, rho)
+    b = cx.slowfast.fixed_feedback_bounds(v, rho)
     ts = cx.slowfast.timescale(b, alpha=0.25)
     ts.tau, ts.table()
     ```
 
-    Source: seeds/000_6fe122188c81f0a1.txt §5–§7 (Thm. 3, Prop. 3, 5, 6, Example 1 recipe).
+    Source: Flynn 2015, §5–§7 (Thm. 3, Prop. 3, 5, 6, Example 1 recipe).
     """
     f = lambda v: jnp.asarray(v, dtype=jnp.result_type(float))
     b = jax.tree_util.tree_map(f, bounds)
     alpha, p1 = f(alpha), f(p1)
-    beta_x = _check(
-        b.beta_x > 0,
-        "The forward system is not contracting (beta_x <= 0), so no timescale "
-        "separation is guaranteed: make the network contracting first (e.g. shrink the "
-        "feedback weights).",
+    beta_x = check_positive(
         b.beta_x,
+        "bounds.beta_x (the forward contraction rate; <= 0 means the system is not "
+        "contracting, so no timescale separation is guaranteed: shrink the feedback weights)",
     )
-    k = _check(b.k >= 1, "The norm-equivalence constant k of eq. 4.2 must be >= 1.", b.k)
-    alpha = _check(
-        (alpha > 0) & (alpha < 1 / (2 * k)),
-        "alpha must satisfy 0 < alpha < 1/(2k) (Theorem 4), where k is the norm-equivalence "
-        "constant of eq. 4.2; choose a smaller alpha.",
-        alpha,
-        k,
+    k = b.k
+    if not isinstance(k, jax.core.Tracer) and float(k) < 1:
+        raise ValueError(f"bounds.k (norm equivalence of eq. 4.2) must be >= 1, got {float(k)}.")
+    alpha = check_positive(alpha, "alpha")
+    alpha = alpha + 0 * check_positive(
+        1 / (2 * k) - alpha,
+        "1/(2k) - alpha (Theorem 4 needs 0 < alpha < 1/(2k), k the norm equivalence of "
+        "eq. 4.2; choose a smaller alpha)",
     )
     ratio = b.L_x_g / beta_x  # the bound on ‖y‖_* of Prop. 2
     K = ratio * b.L_xx_f + b.L_xx_g
-    p2 = p1 * beta_x / (2 * K) if p2 is None else f(p2)
-    p1 = _check(p1 > 0, "p1 must be positive.", p1)
-    p2 = _check(p2 > 0, "p2 must be positive.", p2)
-    beta = beta_x - p2 / p1 * K
-    beta = _check(
-        beta > 0, "p1 and p2 must satisfy beta_x - (p2/p1) K > 0 (Proposition 3); lower p2.", beta
+    p1 = check_positive(p1, "p1")
+    p2 = p1 * beta_x / (2 * K) if p2 is None else check_positive(f(p2), "p2")
+    beta = check_positive(
+        beta_x - p2 / p1 * K,
+        "beta = beta_x - (p2/p1) K (Proposition 3 needs it > 0; lower p2)",
     )
     L_zh = jnp.maximum(ratio * b.L_xw_f / p1, b.L_w_f / p2)
     L_wh = ratio * b.L_ww_f
@@ -222,12 +212,12 @@ def timescale(
     )
 
 
-def example1_bounds(
+def fixed_feedback_bounds(
     v: Float[Array, "n n"],
     rho: Float[Array, " m"],
     activation: str = "logistic",
 ) -> DerivativeBounds:
-    """Table 2 of seed 000: derivative bounds of $\\dot x = -x + \\sigma(vx + w\\rho)$.
+    """Table 2 of Flynn 2015: derivative bounds of $\\dot x = -x + \\sigma(vx + w\\rho)$.
 
     With the 2-norm on $x$, the Frobenius norm on $w$ ($k = 1$) and
     $g(x) = \\tfrac12\\|x - t\\|_2^2$, $t \\in [0, 1]^n$:
@@ -246,12 +236,11 @@ def example1_bounds(
 
     **Returns:** `DerivativeBounds` (possibly with `beta_x <= 0`; `timescale` then refuses).
 
-    Source: seeds/000_6fe122188c81f0a1.txt §7, Example 1, Table 2, Prop. 7.
+    Source: Flynn 2015, §7, Example 1, Table 2, Prop. 7.
     """
-    if v.ndim != 2 or v.shape[0] != v.shape[1]:
-        raise ValueError(f"v must be a square (n, n) matrix, got shape {v.shape}.")
-    if rho.ndim != 1:
-        raise ValueError(f"rho must be a vector (m,), got shape {rho.shape}.")
+    v = check_shape(v, "v", (None, None))
+    v = check_shape(v, "v", (v.shape[0], v.shape[0]))
+    rho = check_shape(rho, "rho", (None,))
     _, L1, L2 = activation_bounds(activation)
     n = v.shape[0]
     vf = jnp.sqrt(jnp.sum(v**2))

@@ -1,25 +1,25 @@
-"""The recurrent networks of seed 000 §7 (Examples 1–3), ready for `contractax.slowfast`.
+"""The recurrent networks of Flynn 2015, §7 (Examples 1–3) as learning systems.
 
-Each example is an immutable `eqx.Module` holding the fixed (non-trained) parameters; its
-methods `f(x, w, args)` and `g(x, args)` are the forward vector field and the loss, with
-`args = (rho, target)`; `rate()` is its contraction rate from `contractax.contraction`,
-uniform in the trained weights `w`; `p` is the state norm of that rate.
+Each network is an `AbstractLearningSystem` (an immutable `eqx.Module` holding the fixed,
+non-trained parameters): `f(x, w, args)` and `g(x, args)` are the forward vector field and the
+loss, with `args = (rho, target)`; `rate()` is its contraction rate from
+`contractax.contraction`, uniform in the trained weights `w`; `p` is the state norm of that rate.
 
-Source: seeds/000_6fe122188c81f0a1.txt §7 (eq. 7.1–7.4, Tables 1–3).
+Source: Flynn 2015, §7 (eq. 7.1–7.4, Tables 1–3).
 """
 
 from __future__ import annotations
 
 import math
 from typing import ClassVar
-
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from . import contraction
-from ._slowfast_bounds import activation_bounds, example1_bounds
+from .. import contraction
+from ._bounds import DerivativeBounds, activation_bounds, fixed_feedback_bounds
+from ._system import AbstractLearningSystem
 
 _SIGMA = {"logistic": jax.nn.sigmoid, "tanh": jnp.tanh}
 
@@ -33,8 +33,8 @@ def _loss(x, target):
     return 0.5 * jnp.sum((x - target) ** 2)
 
 
-class Example1(eqx.Module):
-    """Example 1, the fixed-feedback network $\\dot x = -x + \\sigma(vx + w\\rho)$ (eq. 7.2).
+class FixedFeedbackNetwork(AbstractLearningSystem):
+    """Flynn 2015 §7 Example 1: the fixed-feedback network $\\dot x = -x + \\sigma(vx + w\\rho)$ (eq. 7.2).
 
     Trained weights `w` (n, m) act on the input ρ; the feedback `v` (n, n, zero diagonal) is
     fixed. Loss $g = \\tfrac12\\|x - t\\|_2^2$. In the 2-norm the network contracts at a rate
@@ -42,12 +42,14 @@ class Example1(eqx.Module):
     `rate()` $= -\\max_{d \\in [0, L_{\\sigma'}]^n} \\mu_2(-I + \\mathrm{diag}(d) v)$, and the
     recipe's rate of Table 2 is $1 - L_{\\sigma'}\\|v\\|_F \\le$ `rate()`.
 
-    Source: seeds/000_6fe122188c81f0a1.txt §7 Example 1, Table 2.
+    **Example:** `net = cx.slowfast.FixedFeedbackNetwork(v); net.rate(), net.bounds(rho)`
+
+    Source: Flynn 2015, §7, Example 1 (eq. 7.2), Table 2.
     """
 
     v: Float[Array, "n n"]
     activation: str = eqx.field(static=True, default="logistic")
-    p: ClassVar[float] = 2
+    p: ClassVar[float] = 2.0  # the state norm of rate()
 
     def f(self, x, w, args):
         rho, _ = args
@@ -61,12 +63,12 @@ class Example1(eqx.Module):
         return contraction.firing_rate_rate(self.v, dmax=activation_bounds(self.activation)[1], p=2)
 
     def bounds(self, rho: Float[Array, " m"]):
-        """Table 2 bounds (`example1_bounds`) for this network and input."""
-        return example1_bounds(self.v, rho, self.activation)
+        """Table 2 bounds (`fixed_feedback_bounds`) for this network and input."""
+        return fixed_feedback_bounds(self.v, rho, self.activation)
 
 
-class Example2(eqx.Module):
-    """Example 2, a reservoir with a trained, sigmoid-bounded readout (seed 000 §7).
+class ReservoirReadoutNetwork(AbstractLearningSystem):
+    """Flynn 2015 §7 Example 2: a fixed reservoir with a trained, sigmoid-bounded readout.
 
     $$\\dot x_1 = -x_1 + \\sigma(\\omega x_2),\\; \\omega = \\sigma_H(w),\\qquad
       \\dot x_2 = -x_2 + \\sigma(v x_2 + u\\rho),$$
@@ -77,13 +79,15 @@ class Example2(eqx.Module):
     firing-rate matrix $A = [[0, \\mathbf 1], [0, v]]$, so the optimally weighted ∞-norm rate
     of `contraction.optimal_rate(A)` holds for every `w` and `u` (hierarchy, Thm. 1).
 
-    Source: seeds/000_6fe122188c81f0a1.txt §7 Example 2.
+    **Example:** `net = cx.slowfast.ReservoirReadoutNetwork(v, n1=2); net.rate(), net.weight()`
+
+    Source: Flynn 2015, §7, Example 2 (and Thm. 1 for the hierarchy).
     """
 
     v: Float[Array, "n2 n2"]
     n1: int = eqx.field(static=True)
     activation: str = eqx.field(static=True, default="logistic")
-    p: ClassVar[float] = math.inf
+    p: ClassVar[float] = math.inf  # the state norm of rate() (η-weighted, see weight())
 
     def f(self, x, w, args):
         rho, _ = args
@@ -115,8 +119,8 @@ class Example2(eqx.Module):
         )[1]
 
 
-class Example3(eqx.Module):
-    """Example 3, all connections trained, bounded by a sigmoid (eq. 7.3, 7.4).
+class BoundedWeightNetwork(AbstractLearningSystem):
+    """Flynn 2015 §7 Example 3: all connections trained, each bounded by a sigmoid (eq. 7.3, 7.4).
 
     $$\\dot x_i = -x_i + \\sigma\\big(\\textstyle\\sum_{j:(j,i)\\in E}\\omega_{ij}x_j + \\rho_i\\big)$$
 
@@ -127,7 +131,9 @@ class Example3(eqx.Module):
     The loss is $\\tfrac12\\|x_{\\mathrm{out}} - t\\|_2^2$ on the last `n_out` nodes. The rate is
     that of the entrywise worst case $|\\omega| \\le A$, so it is uniform in `w`.
 
-    Source: seeds/000_6fe122188c81f0a1.txt §7 Example 3, Table 3.
+    **Example:** `net = cx.slowfast.BoundedWeightNetwork(alpha, mask, n_out=2, norm="inf")`
+
+    Source: Flynn 2015, §7, Example 3 (eq. 7.3, 7.4), Table 3.
     """
 
     alpha: Float[Array, " n"]
@@ -164,3 +170,48 @@ class Example3(eqx.Module):
     def rate(self) -> Float[Array, ""]:
         """$1 - L_{\\sigma'}\\max_i \\alpha_i\\,\\mathrm{in}(i)$ (∞) or the column version (1)."""
         return contraction.firing_rate_rate(self.worst_case(), dmax=0.25, p=self.p)
+
+    def bounds(self) -> DerivativeBounds:
+        """Uniform derivative bounds of eq. 7.3 (`norm="inf"`) for the timescale recipe.
+
+        Norms: ∞ on $x$ (1 on $y$), Frobenius on $w$ ($k = 1$); valid on the forward-invariant
+        cube $x \\in [0, 1]^n$ (logistic σ, targets in $[0, 1]$). With $a_i = |\\alpha_i|$,
+        $d_i = \\mathrm{in}(i)$, $L_1 = L_{\\sigma'} = 1/4$, $L_2 = L_{\\sigma''}$,
+        $L_{\\sigma_H''} = 4/(3\\sqrt3)$ (tanh):
+
+        $$\\beta_x = 1 - L_1\\max_i a_i d_i,\\; L_x f = 1 + L_1\\max_i a_i d_i,\\;
+          L_{x^2} f = L_2\\max_i (a_i d_i)^2,\\; L_w f = L_1\\max_i a_i\\sqrt{d_i},$$
+        $$L_{xw} f = \\max_i a_i\\sqrt{d_i}\\,(L_2 a_i d_i + L_1),\\;
+          L_{w^2} f = \\max_i (L_2 a_i^2 d_i + L_1 a_i L_{\\sigma_H''}),\\;
+          L_x g = L_{x^2} g = n_{\\mathrm{out}}.$$
+
+        Derived from the derivatives of Table 3; $D^2_{x,w} f$ also has the term
+        $\\sigma'(u_i)\\alpha_i\\sigma_H'(w_{ij})\\delta_{jk}$ (from $\\partial\\omega_{ij}/\\partial
+        w_{ij}$), which Table 3 omits; the bound includes it.
+
+        **Example:** `scale = cx.slowfast.timescale(net.bounds(), alpha=0.25)`
+
+        Source: Flynn 2015, §7, Example 3 (eq. 7.3), Table 3; Props. 2, 3, 5, 6.
+        """
+        if self.norm != "inf":
+            raise ValueError(
+                "bounds() are derived for norm='inf' (eq. 7.3b); for norm='one' (eq. 7.4) "
+                "build a DerivativeBounds by hand."
+            )
+        _, L1, L2 = activation_bounds("logistic")
+        LH2 = activation_bounds("tanh")[2]
+        a = jnp.abs(self.alpha)
+        d = jnp.sum(self.mask, axis=1)
+        ad, asd = a * d, a * jnp.sqrt(d)
+        n_out = jnp.asarray(float(self.n_out), dtype=a.dtype)
+        return DerivativeBounds(
+            L_x_f=1 + L1 * jnp.max(ad),
+            L_xx_f=L2 * jnp.max(ad**2),
+            L_w_f=L1 * jnp.max(asd),
+            L_ww_f=jnp.max(L2 * a**2 * d + L1 * a * LH2),
+            L_xw_f=jnp.max(asd * (L2 * ad + L1)),
+            L_x_g=n_out,
+            L_xx_g=n_out,
+            beta_x=1 - L1 * jnp.max(ad),
+            k=jnp.asarray(1.0, dtype=a.dtype),
+        )
