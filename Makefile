@@ -32,6 +32,7 @@ bench: $(STAMP)
 
 docs: $(STAMP)  ## the site in site/, MathJax vendored from npm (docs/_hooks.py): no network to read it
 	$(BIN)/mkdocs build --strict --site-dir site
+	$(BIN)/python docs/_check_site.py site --screenshots build/screenshots
 
 wheel: $(STAMP)  ## dist/contractax-<version>-py3-none-any.whl (pip install it anywhere)
 	$(BIN)/python -m build --no-isolation --wheel --outdir dist
