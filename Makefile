@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 JOBS ?= 2
 
-.PHONY: setup demo full test test-all bench docs lint clean
+.PHONY: setup demo full test test-all bench docs wheel lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -30,8 +30,12 @@ test-all: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m experiments.benchmarks all --out results/benchmarks
 
-docs: $(STAMP)
+docs: $(STAMP)  ## the site in site/, MathJax vendored from npm (docs/_hooks.py): no network to read it
 	$(BIN)/mkdocs build --strict --site-dir site
+	$(BIN)/python docs/_check_site.py site --screenshots build/screenshots
+
+wheel: $(STAMP)  ## dist/contractax-<version>-py3-none-any.whl (pip install it anywhere)
+	$(BIN)/python -m build --no-isolation --wheel --outdir dist
 
 lint: $(STAMP)
 	$(BIN)/ruff check contractax experiments tests
