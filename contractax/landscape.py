@@ -17,16 +17,19 @@ Source: `seeds/004_0a77b624c3a24369.txt` §3.1 and §4.2; Li, Xu, Taylor, Studer
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, PyTree
 
 from . import _chunking
-from ._landscape_plot import contour_plot, surface_plot, trajectory_plot
+from . import _directions as _d
+from ._checks import check_count
 
 __all__ = [
     "random_direction",
@@ -39,56 +42,48 @@ __all__ = [
     "Flatness",
     "basin_area",
     "sharpness_at_radius",
-    "contour_plot",
-    "surface_plot",
-    "trajectory_plot",
 ]
 
 _NORMALIZE = ("filter", "layer", None)
-_IGNORE = ("biasbn", None)
+_arrays = _d.arrays
+_shift = _d.shift
 
 
-def _arrays(tree):
-    return eqx.filter(tree, eqx.is_inexact_array)
-
-
-def _tree_dot(a, b):
-    return sum(
-        jnp.vdot(x, y) for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b))
+def _bias_rule(ignore):
+    if ignore in ("biasbn", None):
+        return _d.is_bias
+    if callable(ignore):
+        return lambda path, leaf: _d.is_bias(path, leaf) or bool(ignore(path, leaf))
+    raise ValueError(
+        f"`ignore` must be 'biasbn', None, or a callable (path, leaf) -> bool naming further "
+        f"bias-like leaves; got {ignore!r}."
     )
-
-
-def _shift(center, coeffs, dirs):
-    """center + Σ_k coeffs[k] dirs[k] on the array leaves of `center`."""
-    dyn, static = eqx.partition(center, eqx.is_inexact_array)
-
-    def one(c, *ds):
-        out = c
-        for a, d in zip(coeffs, ds):
-            out = out + (a * d).astype(c.dtype)
-        return out
-
-    return eqx.combine(jax.tree_util.tree_map(one, dyn, *[_arrays(d) for d in dirs]), static)
 
 
 def normalize_direction(
     direction: PyTree,
     params: PyTree,
     normalize: str | None = "filter",
-    ignore: str | None = "biasbn",
+    ignore: str | Callable | None = "biasbn",
 ) -> PyTree:
     """Rescale a direction to the scale of `params`, filter by filter or layer by layer.
 
-    - `"filter"`: for every array leaf with ≥ 2 axes and every index $j$ of axis 0,
+    - `"filter"`: for every weight leaf and every index $j$ of axis 0 (an output unit),
       $d_j \\leftarrow d_j\\, \\|\\theta_j\\|_F / \\|d_j\\|_F$.
     - `"layer"`: the whole leaf, $d \\leftarrow d\\, \\|\\theta\\|_F / \\|d\\|_F$.
     - `None`: unchanged.
 
-    Leaves holding one number per unit — ≤ 1 axis, or all axes after the first of size 1, like
-    equinox's `Conv` bias `(out, 1, 1)` — are biases or norm scales: they are set to zero when
-    `ignore="biasbn"`, and to the parameters themselves otherwise (as in Li et al.'s code).
+    *Biases* are the leaves with at most one axis and the leaves named `bias` (equinox's
+    `Conv` stores its bias as `(out, 1, ..., 1)`); they are set to zero when
+    `ignore="biasbn"` (or a callable), and to the parameters themselves when `ignore=None`
+    (as in Li et al.'s code). Every other leaf is a weight, including those with a single input:
+    `Linear(1, out).weight` `(out, 1)` and a 1×1 conv on one channel `(out, 1, 1, 1)` get the
+    filter rule (each filter then keeps the norm of its one entry). A callable
+    `ignore(path, leaf) -> bool` (path as in `jax.tree_util.tree_flatten_with_path`) names
+    further leaves to treat as biases, e.g. norm-layer weights.
 
-    **Arguments:** `direction` and `params` with the same array structure; `normalize`, `ignore`.
+    **Arguments:** `direction` and `params` with the same array leaves (structure and shapes);
+    `normalize`; `ignore`.
 
     **Returns:** the normalised direction (array leaves only; other leaves are `None`).
 
@@ -96,23 +91,17 @@ def normalize_direction(
     d = cx.landscape.normalize_direction(g, params)      # e.g. a gradient, filter-normalised
     ```
 
-    Source: seed 004 §4.2; Li et al. 2018 §4.
+    Source: seed 004 §4.2; Li et al. 2018 §4 (filter-wise normalisation).
     """
     if normalize not in _NORMALIZE:
         raise ValueError(f"`normalize` must be one of {_NORMALIZE}; got {normalize!r}.")
-    if ignore not in _IGNORE:
-        raise ValueError(f"`ignore` must be one of {_IGNORE}; got {ignore!r}.")
-    d_tree, p_tree = _arrays(direction), _arrays(params)
-    if jax.tree_util.tree_structure(d_tree) != jax.tree_util.tree_structure(p_tree):
-        raise ValueError("`direction` and `params` must have the same array leaves (structure).")
+    bias = _bias_rule(ignore)
+    d_tree = _d.check_direction(direction, params, "direction")
+    p_tree = _arrays(params)
 
-    def one(d, w):
-        if d.shape != w.shape:
-            raise ValueError(
-                f"A direction leaf has shape {d.shape} but its parameter has {w.shape}."
-            )
-        if w.ndim <= 1 or w.size == w.shape[0]:  # one number per unit: bias / norm scale
-            return jnp.zeros_like(d) if ignore == "biasbn" else w.astype(d.dtype)
+    def one(path, d, w):
+        if bias(path, w):
+            return jnp.zeros_like(d) if ignore is not None else w.astype(d.dtype)
         if normalize is None:
             return d
         axes = tuple(range(1, d.ndim)) if normalize == "filter" else tuple(range(d.ndim))
@@ -120,14 +109,14 @@ def normalize_direction(
         wn = jnp.sqrt(jnp.sum(w * w, axis=axes, keepdims=True)).astype(d.dtype)
         return d * wn / jnp.where(dn > 0, dn, 1.0)
 
-    return jax.tree_util.tree_map(one, d_tree, p_tree)
+    return jax.tree_util.tree_map_with_path(lambda p, w, d: one(p, d, w), p_tree, d_tree)
 
 
 def random_direction(
     key: PRNGKeyArray,
     params: PyTree,
     normalize: str | None = "filter",
-    ignore: str | None = "biasbn",
+    ignore: str | Callable | None = "biasbn",
 ) -> PyTree:
     """A Gaussian direction in parameter space, filter-normalised by default (Li et al.).
 
@@ -135,7 +124,8 @@ def random_direction(
     `normalize_direction(d, params, normalize, ignore)`.
 
     **Arguments:** `key`; `params` (any pytree, e.g. an equinox module); `normalize` in
-    `"filter" | "layer" | None`; `ignore="biasbn"` zeroes 1-D leaves.
+    `"filter" | "layer" | None`; `ignore="biasbn"` zeroes the biases (see
+    `normalize_direction` for which leaves those are).
 
     **Returns:** a pytree with `params`' array leaves (non-array leaves `None`).
 
@@ -143,7 +133,7 @@ def random_direction(
     d1 = cx.landscape.random_direction(jax.random.key(0), model)
     ```
 
-    Source: seed 004 §4.2 (filter-wise normalised directions).
+    Source: seed 004 §4.2 (filter-wise normalised directions); Li et al. 2018 §4.
     """
     p_tree = _arrays(params)
     leaves, treedef = jax.tree_util.tree_flatten(p_tree)
@@ -158,13 +148,25 @@ def orthogonalize(d1: PyTree, d2: PyTree) -> PyTree:
     """Gram–Schmidt: $d_2 - \\frac{\\langle d_1, d_2\\rangle}{\\langle d_1, d_1\\rangle} d_1$ over all
     array leaves, so the two axes of a surface are orthogonal.
 
+    **Arguments:** `d1`, `d2` with the same array leaves (a `ValueError` naming the shapes
+    otherwise); `d1` must not be zero (an error under `jit` too, instead of NaN).
+
     **Returns:** the new $d_2$ (same structure). Note that filter normalisation of $d_2$ is
     only approximately kept; in high dimension random directions are nearly orthogonal anyway.
 
+    ```python
+    d2 = cx.landscape.orthogonalize(d1, d2)
+    ```
+
     Source: Li et al. 2018 §4 (nearly orthogonal random directions).
     """
-    a, b = _arrays(d1), _arrays(d2)
-    coef = _tree_dot(a, b) / _tree_dot(a, a)
+    a = _arrays(d1)
+    b = _d.check_direction(d2, d1, "d2", "d1")
+    aa = _d.tree_dot(a, a)
+    aa = eqx.error_if(
+        aa, ~(aa > 0), "orthogonalize: `d1` is the zero direction; pass a non-zero `d1`."
+    )
+    coef = _d.tree_dot(a, b) / aa
     return jax.tree_util.tree_map(lambda x, y: y - coef * x, a, b)
 
 
@@ -239,6 +241,24 @@ def pca_directions(trajectory: PyTree, center: PyTree | None = None) -> PCADirec
     return PCADirections(unflatten(v[0]), unflatten(v[1]), explained, coords, dist)
 
 
+def _chunk_of(chunk_size, fn, example, n, params):
+    if chunk_size is None:
+        return _d.auto_chunk(fn, example, n, _d.nbytes(_arrays(params)))
+    return check_count(chunk_size, "chunk_size")
+
+
+def _line_point(loss_fn, a, diff, si, args):
+    return loss_fn(_shift(a, (si,), (diff,)), args)
+
+
+@eqx.filter_jit
+def _line(loss_fn, a, diff, s, args, chunk_size):
+    fn = lambda si: _line_point(loss_fn, a, diff, si, args)
+    example = (loss_fn, a, diff, s[0], args)
+    chunk = _chunk_of(chunk_size, lambda *e: _line_point(*e), example, s.shape[0], a)
+    return _chunking.chunked_vmap(fn, s, chunk)
+
+
 def line(
     loss_fn: Callable,
     a: PyTree,
@@ -246,14 +266,17 @@ def line(
     s: Float[ArrayLike, "..."],
     *,
     args: Any = None,
-    chunk_size: int | None = None,
+    chunk_size: int | np.integer | None = None,
 ) -> Float[Array, " S"]:
     """The loss along the segment $\\mathcal L(a + s(b - a))$ for every $s$ in `s`.
 
     With `b = a + d` this is the 1-D plot $\\mathcal L(\\theta^* + s d)$; with two trained
-    networks it is the linear interpolation of Goodfellow et al. One vmapped program, chunked.
+    networks it is the linear interpolation of Goodfellow et al. One vmapped program, chunked,
+    compiled once per `loss_fn`, structure and shapes (repeated calls reuse it).
 
-    **Arguments:** `loss_fn(params, args)`; endpoints `a`, `b`; `s` (1-D); `args`; `chunk_size`.
+    **Arguments:** `loss_fn(params, args)`; endpoints `a`, `b` with the same array leaves;
+    `s` (1-D); `args`; `chunk_size` (points per chunk; `None` picks it from the memory one
+    point needs, see `surface`).
 
     **Returns:** shape `(S,)`.
 
@@ -264,13 +287,27 @@ def line(
     Source: seed 004 §4.2; Li et al. 2018 §3.
     """
     s = jnp.asarray(s)
-    if s.ndim != 1:
-        raise ValueError(f"`s` must be a 1-D array of positions; got shape {s.shape}.")
-    da = _arrays(a)
-    diff = jax.tree_util.tree_map(lambda x, y: y - x, da, _arrays(b))
-    return _chunking.chunked_vmap(
-        lambda si: loss_fn(_shift(a, (si,), (diff,)), args), s, chunk_size
-    )
+    if s.ndim != 1 or s.shape[0] == 0:
+        raise ValueError(f"`s` must be a non-empty 1-D array of positions; got shape {s.shape}.")
+    if chunk_size is not None:
+        chunk_size = check_count(chunk_size, "chunk_size")
+    bd = _d.check_direction(b, a, "b", "a")
+    diff = jax.tree_util.tree_map(lambda x, y: y - x, _arrays(a), bd)
+    return _line(loss_fn, a, diff, s, args, chunk_size)
+
+
+def _surface_point(loss_fn, center, d1, d2, pt, args):
+    return loss_fn(_shift(center, (pt[0], pt[1]), (d1, d2)), args)
+
+
+@eqx.filter_jit
+def _surface(loss_fn, center, d1, d2, alphas, betas, args, chunk_size):
+    ga, gb = jnp.meshgrid(alphas, betas, indexing="ij")
+    pts = jnp.stack([ga.ravel(), gb.ravel()], axis=1)
+    fn = lambda pt: _surface_point(loss_fn, center, d1, d2, pt, args)
+    example = (loss_fn, center, d1, d2, pts[0], args)
+    chunk = _chunk_of(chunk_size, lambda *e: _surface_point(*e), example, pts.shape[0], center)
+    return _chunking.chunked_vmap(fn, pts, chunk).reshape(ga.shape)
 
 
 def surface(
@@ -282,37 +319,47 @@ def surface(
     betas: Float[ArrayLike, "..."],
     *,
     args: Any = None,
-    chunk_size: int | None = None,
+    chunk_size: int | np.integer | None = None,
 ) -> Float[Array, "A B"]:
     """The 2-D loss surface $\\Phi(\\alpha, \\beta) = \\mathcal L(\\theta^* + \\alpha d_1 + \\beta d_2)$.
 
     All $A \\cdot B$ grid points are evaluated by one compiled program: `vmap` over a chunk of
-    points, `lax.map` over chunks (memory bounded by `chunk_size` copies of the parameters), the
-    chunk sharded over all visible devices. Any grid size works (the last chunk is padded).
+    points, `lax.map` over chunks, each chunk sharded over all visible devices. Any grid size
+    works (the last chunk is padded). The program is compiled once per `loss_fn` (hashed by
+    identity: pass the same function object), pytree structure, shapes and `chunk_size`;
+    repeated calls with new values reuse it.
 
     **Arguments:**
 
     - `loss_fn`: `loss_fn(params, args) -> scalar`.
-    - `center`: $\\theta^*$; `d1`, `d2`: directions (e.g. `random_direction`).
-    - `alphas`, `betas`: 1-D grids; `args`: data; `chunk_size`: points per chunk (None = all).
+    - `center`: $\\theta^*$; `d1`, `d2`: directions with the array leaves of `center` (e.g.
+      `random_direction`; a `ValueError` naming the leaf and both shapes otherwise).
+    - `alphas`, `betas`: non-empty 1-D grids; `args`: data.
+    - `chunk_size`: points per chunk. `None` (default) picks it from memory: XLA's memory
+      analysis of one point's loss plus one copy of the parameters, so that a chunk's working
+      set is about 32 MiB (cache-sized on a CPU, where a 2601-point surface of an MLP on 512
+      digits then costs about the bare forward passes). Pass `A*B` for one vmapped batch.
 
     **Returns:** shape `(A, B)`, entry `[i, j]` at `(alphas[i], betas[j])`.
 
     ```python
     Z = cx.landscape.surface(loss_fn, params, d1, d2, jnp.linspace(-1, 1, 51),
-                             jnp.linspace(-1, 1, 51), args=(x, y), chunk_size=256)
+                             jnp.linspace(-1, 1, 51), args=(x, y))
     ```
 
-    Source: seed 004 §4.2 (51×51 grids over [−1, 1]²).
+    Source: seed 004 §4.2 (51×51 grids over [−1, 1]²); Li et al. 2018 §4.
     """
     alphas, betas = jnp.asarray(alphas), jnp.asarray(betas)
-    if alphas.ndim != 1 or betas.ndim != 1:
-        raise ValueError("`alphas` and `betas` must be 1-D arrays of grid coordinates.")
-    ga, gb = jnp.meshgrid(alphas, betas, indexing="ij")
-    pts = jnp.stack([ga.ravel(), gb.ravel()], axis=1)
-    d1a, d2a = _arrays(d1), _arrays(d2)
-    fn = lambda p: loss_fn(_shift(center, (p[0], p[1]), (d1a, d2a)), args)
-    return _chunking.chunked_vmap(fn, pts, chunk_size).reshape(ga.shape)
+    if alphas.ndim != 1 or betas.ndim != 1 or alphas.size == 0 or betas.size == 0:
+        raise ValueError(
+            "`alphas` and `betas` must be non-empty 1-D arrays of grid coordinates; got shapes "
+            f"{alphas.shape} and {betas.shape}."
+        )
+    if chunk_size is not None:
+        chunk_size = check_count(chunk_size, "chunk_size")
+    d1a = _d.check_direction(d1, center, "d1", "center")
+    d2a = _d.check_direction(d2, center, "d2", "center")
+    return _surface(loss_fn, center, d1a, d2a, alphas, betas, args, chunk_size)
 
 
 class Flatness(eqx.Module):
@@ -350,8 +397,7 @@ def sharpness_at_radius(
 
     Source: seed 004 §4.2 (flatness of minima); Li et al. 2018 §6.
     """
-    if num_directions < 1:
-        raise ValueError(f"`num_directions` must be ≥ 1; got {num_directions}.")
+    num_directions = check_count(num_directions, "num_directions")
     base = loss_fn(center, args)
     keys = jax.random.split(key, num_directions)
 
@@ -365,7 +411,7 @@ def sharpness_at_radius(
 
 def basin_area(
     alphas: Float[ArrayLike, "..."],
-    betas: Float[ArrayLike, " B"],
+    betas: Float[ArrayLike, "..."],
     values: Float[ArrayLike, "A B"],
     level: float,
     reference: float | None = None,

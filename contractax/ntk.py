@@ -14,21 +14,24 @@ the trace/diagonal conventions follow neural-tangents (Novak et al. 2022).
 from __future__ import annotations
 
 import math
-import string
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray, PyTree
 
 from . import _chunking
+from . import _ntk as _k
+from ._checks import check_count
 from ._lanczos import lanczos_eigenvalues
 
 __all__ = ["empirical_ntk", "ntk_vp", "min_eigenvalue", "min_eigenvalue_lanczos", "linearize"]
 
 _METHODS = ("auto", "jacobian", "ntk_vp")
+_TRACE = ("mean", "sum")
 _JAC_BYTES = 2**28  # "auto" uses the Jacobian contraction while a Jacobian chunk fits in this
 
 
@@ -39,161 +42,64 @@ def _split_params(params):
     return dyn, static
 
 
-def _normalise_axes(axes: Sequence[int], ndim: int, name: str) -> tuple[int, ...]:
-    out = []
-    for a in tuple(axes):
-        if not -ndim <= a < ndim:
-            raise ValueError(
-                f"`{name}` contains axis {a}, but the output of `apply_fn` on one example has "
-                f"only {ndim} axes (axes refer to the per-example output, without the batch axis)."
-            )
-        out.append(a % ndim)
-    if len(set(out)) != len(out):
-        raise ValueError(f"`{name}` repeats an axis: {tuple(axes)}.")
-    return tuple(out)
+def _size(x, name: str) -> int:
+    try:
+        n = _chunking.leading_size(x)
+    except ValueError as e:
+        raise ValueError(f"`{name}`: {e}") from None
+    if n == 0:
+        raise ValueError(f"`{name}` is an empty batch (leading axis of size 0); give ≥ 1 example.")
+    return n
 
 
-def _einsum_spec(nout: int, trace: tuple, diag: tuple, extra: str) -> tuple[str, str, str]:
-    """Letters for the (n1, out...) and (n2, out...) operands and the zipped result."""
-    letters = iter(string.ascii_letters.replace("a", "").replace("b", "").replace(extra, ""))
-    left, right, result = "a", "b", "ab"
-    for i in range(nout):
-        c = next(letters)
-        if i in trace:
-            left, right = left + c, right + c
-        elif i in diag:
-            left, right, result = left + c, right + c, result + c
-        else:
-            d = next(letters)
-            left, right, result = left + c, right + d, result + c + d
-    return left + extra, right + extra, result
+def _first(x):
+    return jax.tree_util.tree_map(lambda a: a[0], x)
 
 
-def _reduce_full(full, nout: int, trace: tuple, diag: tuple):
-    """(n1, out..., n2, out...) -> the zipped, traced, diagonal kernel."""
-    left, right, result = _einsum_spec(nout, trace, diag, "")
-    return jnp.einsum(f"{left[:1]}{left[1:]}{right[:1]}{right[1:]}->{result}", full)
+def _check_uses_params(f, dyn, x, name="apply_fn"):
+    if not _k.output_depends_on_params(f, dyn, _first(x)):
+        raise ValueError(
+            f"The output of `{name}(params, x)` does not depend on any floating-point leaf of "
+            "`params`, so its NTK is identically zero. Use the `params` argument inside "
+            "`apply_fn`: e.g. `lambda p, x: p(x)` for an equinox module, not `lambda p, x: "
+            "model(x)`, which closes over the model."
+        )
 
 
-def _jacobian(f, dyn, x):
-    """Per-example Jacobians, one array (n, out..., P_leaf) per parameter leaf."""
-    jac = jax.vmap(jax.jacrev(f), in_axes=(None, 0))(dyn, x)
-    n_out = None
-    leaves = []
-    for j, p in zip(jax.tree_util.tree_leaves(jac), jax.tree_util.tree_leaves(dyn)):
-        n_out = j.ndim - p.ndim
-        leaves.append(j.reshape(j.shape[:n_out] + (-1,)))
-    return leaves
+def _leaf_fns(apply_fn, static, dyn, one):
+    """The output's leaves as separate array-valued functions, and its structure."""
+    f = lambda p, x: apply_fn(eqx.combine(p, static), x)
+    out = jax.eval_shape(f, dyn, one)
+    leaves, tree = jax.tree_util.tree_flatten(out)
+    fns = [lambda p, x, i=i: jnp.asarray(jax.tree_util.tree_leaves(f(p, x))[i]) for i in range(len(leaves))]
+    return f, fns, [tuple(o.shape) for o in leaves], tree
 
 
-def _contract(j1, j2, nout, trace, diag):
-    left, right, result = _einsum_spec(nout, trace, diag, "z")
-    return sum(jnp.einsum(f"{left},{right}->{result}", a, b) for a, b in zip(j1, j2))
+def _auto_method(method, dyn, shape, c1, c2):
+    if method != "auto":
+        return method
+    num_params = sum(a.size for a in jax.tree_util.tree_leaves(dyn))
+    itemsize = jnp.dtype(jax.tree_util.tree_leaves(dyn)[0].dtype).itemsize
+    jac_bytes = max(c1, c2) * math.prod(shape) * num_params * itemsize
+    return "jacobian" if jac_bytes <= _JAC_BYTES else "ntk_vp"
 
 
-def _ntk_vp_block(f, dyn, x1, x2, out_shape, nout, trace, diag):
-    size = math.prod(out_shape)
-    basis = jnp.eye(size, dtype=jnp.result_type(*jax.tree_util.tree_leaves(dyn))).reshape(
-        (size,) + out_shape
-    )
-    batched = lambda p: jax.vmap(f, in_axes=(None, 0))(p, x1)
-
-    def column(x2j):
-        _, vjp_fn = jax.vjp(lambda p: f(p, x2j), dyn)
-        vs = jax.vmap(lambda e: vjp_fn(e)[0])(basis)
-        return jax.vmap(lambda v: jax.jvp(batched, (dyn,), (v,))[1])(vs)  # (size, n1, out...)
-
-    cols = jax.vmap(column)(x2)  # (n2, size, n1, out...)
-    cols = cols.reshape((cols.shape[0],) + out_shape + cols.shape[2:])
-    perm = tuple(range(nout + 1, 2 * nout + 2)) + tuple(range(nout + 1))
-    return _reduce_full(jnp.transpose(cols, perm), nout, trace, diag)
-
-
-def empirical_ntk(
-    apply_fn: Callable,
-    params: PyTree,
-    x1: PyTree,
-    x2: PyTree | None = None,
-    *,
-    method: str = "auto",
-    trace_axes: Sequence[int] = (-1,),
-    diagonal_axes: Sequence[int] = (),
-    chunk_size: int | None = None,
-) -> Float[Array, "n1 n2 *out"]:
-    """The empirical neural tangent kernel $K_{ij} = J(x^1_i) J(x^2_j)^\\top$.
-
-    $J(x) = \\partial_\\theta f(\\theta, x)$ is the Jacobian of one example's output with respect to
-    all floating-point leaves of `params`. Output axes in `trace_axes` are summed over
-    ($\\sum_o K_{ij}^{oo}$, neural-tangents' default `(-1,)`), those in `diagonal_axes` keep one
-    index ($K_{ij}^{oo}$), every other output axis appears twice, zipped: for a vector output and
-    `trace_axes=()` the result has shape `(N1, N2, O, O)`.
-
-    **Arguments:**
-
-    - `apply_fn`: `apply_fn(params, x)` on **one** example, returning an array.
-    - `params`: a pytree (e.g. an equinox module); its inexact array leaves are differentiated.
-    - `x1`, `x2`: pytrees batched on axis 0. `x2=None` means `x2 = x1`.
-    - `method`: `"jacobian"` (per-example Jacobians by reverse mode, contracted over the
-      parameters), `"ntk_vp"` (NTK-vector products: a `vjp` for each output basis vector of
-      `x2` followed by a `jvp` over `x1`; no Jacobian is stored), or `"auto"` (the Jacobian
-      contraction while one chunk's Jacobian fits in 256 MiB, else NTK-vector products).
-    - `trace_axes`, `diagonal_axes`: axes of the per-example output (negative allowed; the batch
-      axis is not counted, unlike neural-tangents where axis 0 is the batch). For a scalar
-      output the default `(-1,)` means no axis, and the kernel is `(N1, N2)`.
-    - `chunk_size`: evaluate the kernel in blocks of `chunk_size × chunk_size` examples with
-      `lax.map`, bounding memory; any batch size works (the last block is padded). Blocks are
-      sharded over all visible devices.
-
-    **Returns:** an array of shape `(N1, N2, *zipped_out)`.
-
-    ```python
-    K = cx.ntk.empirical_ntk(lambda p, x: model(x), params, xs)          # (N, N)
-    K4 = cx.ntk.empirical_ntk(apply_fn, params, xs, trace_axes=())        # (N, N, O, O)
-    ```
-
-    Through a DEQ: if `apply_fn` calls `cx.fixed_point(..., adjoint=cx.ImplicitAdjoint())`, the
-    Jacobians come from the implicit function theorem, $\\partial z^*/\\partial\\theta =
-    (I - \\partial_z f)^{-1} \\partial_\\theta f$ (004 eq. 2.3), not from the solver's iterations.
-
-    Source: seed 004 §2.6 (Lemma 2.6.2), §3.3 (Prop. 4).
-    """
-    if method not in _METHODS:
-        raise ValueError(f"`method` must be one of {_METHODS}; got {method!r}.")
-    dyn, static = _split_params(params)
-    f = lambda p, x: jnp.asarray(apply_fn(eqx.combine(p, static), x))
-    same = x2 is None
-    x2 = x1 if same else x2
-    n1, n2 = _chunking.leading_size(x1), _chunking.leading_size(x2)
-    one = jax.tree_util.tree_map(lambda a: a[0], x1)
-    out_shape = tuple(jax.eval_shape(f, dyn, one).shape)
-    nout = len(out_shape)
-    if nout == 0 and tuple(trace_axes) == (-1,):
-        trace_axes = ()  # a scalar output has no axis to trace: the default means "none"
-    trace = _normalise_axes(trace_axes, nout, "trace_axes")
-    diag = _normalise_axes(diagonal_axes, nout, "diagonal_axes")
-    if set(trace) & set(diag):
-        raise ValueError("An output axis cannot be both traced and diagonal.")
+def _kernel_leaf(f, dyn, x1, x2, same, ax, method, chunk_size, n1, n2):
     c1 = _chunking.round_chunk(chunk_size, n1)
     c2 = _chunking.round_chunk(chunk_size, n2)
-    if method == "auto":
-        num_params = sum(a.size for a in jax.tree_util.tree_leaves(dyn))
-        itemsize = jnp.dtype(jax.tree_util.tree_leaves(dyn)[0].dtype).itemsize
-        jac_bytes = max(c1, c2) * math.prod(out_shape) * num_params * itemsize
-        method = "jacobian" if jac_bytes <= _JAC_BYTES else "ntk_vp"
-
+    method = _auto_method(method, dyn, ax.shape, c1, c2)
     if method == "jacobian":
         if chunk_size is None:
-            j1 = _jacobian(f, dyn, _chunking.shard_axis(x1, 0))
-            j2 = j1 if same else _jacobian(f, dyn, x2)
-            return _contract(j1, j2, nout, trace, diag)
-        outer = lambda a: _jacobian(f, dyn, _chunking.shard_axis(a, 0))
-        inner = lambda j1, b: _contract(j1, _jacobian(f, dyn, b), nout, trace, diag)
+            j1 = _k.jacobian(f, dyn, _chunking.shard_axis(x1, 0))
+            j2 = j1 if same else _k.jacobian(f, dyn, x2)
+            return _k.contract(j1, j2, ax)
+        outer = lambda a: _k.jacobian(f, dyn, _chunking.shard_axis(a, 0))
+        inner = lambda j1, b: _k.contract(j1, _k.jacobian(f, dyn, b), ax)
     else:
         outer = lambda a: _chunking.shard_axis(a, 0)
-        inner = lambda a, b: _ntk_vp_block(f, dyn, a, b, out_shape, nout, trace, diag)
+        inner = lambda a, b: _k.vp_block(f, dyn, a, b, ax)
         if chunk_size is None:
             return inner(outer(x1), x2)
-
     x1r, _ = _chunking.pad_and_split(x1, c1)
     x2r, _ = _chunking.pad_and_split(x2, c2)
     blocks = jax.lax.map(
@@ -205,36 +111,172 @@ def empirical_ntk(
     return blocks.reshape((s[0] * s[1], s[2] * s[3]) + s[4:])[:n1, :n2]
 
 
-def ntk_vp(
-    apply_fn: Callable, params: PyTree, x: PyTree, v: Float[Array, "n ..."]
-) -> Float[Array, "n ..."]:
-    """Matrix-free NTK-vector product $K v = J (J^\\top v)$ on a batch, without forming $K$.
+def _diagonal_leaf(f, dyn, x1, x2, ax, method, chunk_size, n1):
+    method = _auto_method(method, dyn, ax.shape, _chunking.round_chunk(chunk_size, n1), 1)
+    if method == "jacobian":
 
-    $J$ stacks the per-example Jacobians of `apply_fn(params, x_i)`; $J^\\top v$ is one `vjp` of
-    the batched network and $J(J^\\top v)$ one `jvp`, so the cost is about three forward passes.
-    This is the operator Lanczos needs for $\\lambda_{\\min}(K)$ at sizes where $K$ is too big.
+        def one(ab):
+            ja = _k.jacobian(f, dyn, jax.tree_util.tree_map(lambda t: t[None], ab[0]))
+            jb = _k.jacobian(f, dyn, jax.tree_util.tree_map(lambda t: t[None], ab[1]))
+            return _k.contract(ja, jb, ax, pair=False)[0]
+
+    else:
+        one = lambda ab: _k.vp_diagonal(
+            f, dyn, *(jax.tree_util.tree_map(lambda t: t[None], v) for v in ab), ax
+        )[0]
+    return _chunking.chunked_vmap(one, (x1, x2), chunk_size)
+
+
+@eqx.filter_jit
+def _empirical_ntk(apply_fn, params, x1, x2, method, trace_axes, diagonal_axes, chunk_size,
+                   batch_diagonal, trace_mean):
+    dyn, static = _split_params(params)
+    same = x2 is None
+    x2 = x1 if same else x2
+    n1, n2 = _size(x1, "x1"), _size(x2, "x2")
+    if batch_diagonal and n1 != n2:
+        raise ValueError(
+            f"`batch_diagonal=True` pairs x1[i] with x2[i]: both need the same number of "
+            f"examples; got {n1} and {n2}."
+        )
+    f, fns, shapes, tree = _leaf_fns(apply_fn, static, dyn, _first(x1))
+    _check_uses_params(f, dyn, x1)
+    out = []
+    for fi, shape in zip(fns, shapes):
+        ax = _k.Axes(shape, trace_axes, diagonal_axes, trace_mean)
+        if batch_diagonal:
+            out.append(_diagonal_leaf(fi, dyn, x1, x2, ax, method, chunk_size, n1))
+        else:
+            out.append(_kernel_leaf(fi, dyn, x1, x2, same, ax, method, chunk_size, n1, n2))
+    return jax.tree_util.tree_unflatten(tree, out)
+
+
+def empirical_ntk(
+    apply_fn: Callable,
+    params: PyTree,
+    x1: PyTree,
+    x2: PyTree | None = None,
+    *,
+    method: str = "auto",
+    trace_axes: Sequence[int] = (-1,),
+    diagonal_axes: Sequence[int] = (),
+    trace: str = "mean",
+    batch_diagonal: bool = False,
+    chunk_size: int | np.integer | None = None,
+) -> PyTree:
+    """The empirical neural tangent kernel $K_{ij} = J(x^1_i) J(x^2_j)^\\top$.
+
+    $J(x) = \\partial_\\theta f(\\theta, x)$ is the Jacobian of one example's output with respect to
+    all floating-point leaves of `params`. Output axes in `trace_axes` are traced: with
+    `trace="mean"` (the default, as neural-tangents) the trace is divided by the size of the
+    traced axes, $\\frac{1}{O}\\sum_o K_{ij}^{oo}$; with `trace="sum"` it is the plain sum
+    $\\sum_o K_{ij}^{oo}$ (the trace of the $O\\times O$ block). Axes in `diagonal_axes` keep
+    one index ($K_{ij}^{oo}$); every other output axis appears twice, zipped: for a vector output
+    and `trace_axes=()` the result has shape `(N1, N2, O, O)` (no scaling).
 
     **Arguments:**
 
-    - `apply_fn`, `params`: as in `empirical_ntk`.
-    - `x`: the batch (axis 0).
-    - `v`: an array shaped like the batched output, `(N, *out)`.
+    - `apply_fn`: `apply_fn(params, x)` on **one** example, returning an array or a pytree of
+      arrays (neural-tangents' parallel outputs: then the result is the same pytree, with each
+      leaf the kernel of that output leaf; blocks between different leaves are not formed).
+      It must use `params`: a function whose output does not depend on the differentiated
+      leaves has an identically zero kernel and raises a `ValueError`.
+    - `params`: a pytree (e.g. an equinox module); its inexact array leaves are differentiated.
+    - `x1`, `x2`: non-empty pytrees batched on axis 0. `x2=None` means `x2 = x1`.
+    - `method`: `"jacobian"` (per-example Jacobians by reverse mode, contracted over the
+      parameters), `"ntk_vp"` (NTK-vector products: a `vjp` for each output basis vector of
+      `x2` followed by a `jvp` over `x1`; no Jacobian is stored), or `"auto"` (the Jacobian
+      contraction while one chunk's Jacobian fits in 256 MiB, else NTK-vector products).
+    - `trace_axes`, `diagonal_axes`: axes of the per-example output (negative allowed; the batch
+      axis is not counted, unlike neural-tangents where axis 0 is the batch). For a scalar
+      output (or a scalar leaf of a pytree output) the axes are ignored: its kernel is `(N1, N2)`.
+    - `trace`: `"mean"` or `"sum"`, see above.
+    - `batch_diagonal`: only $K(x^1_i, x^2_i)$, shape `(N, *zipped_out)` (neural-tangents'
+      batch axis in `diagonal_axes`); `x2` defaults to `x1`, as for the full kernel.
+    - `chunk_size`: evaluate the kernel in blocks of `chunk_size × chunk_size` examples with
+      `lax.map`, bounding memory; any batch size works (the last block is padded). Blocks are
+      sharded over all visible devices.
 
-    **Returns:** $Kv$ with the shape of `v` (the full, untraced kernel acting on `v`).
+    Compiled once per `apply_fn` (hashed by identity), structure, shapes and static options:
+    repeated eager calls with new values reuse the program.
+
+    **Returns:** an array of shape `(N1, N2, *zipped_out)` (or `(N, *zipped_out)`), or a
+    pytree of them for a pytree output.
+
+    ```python
+    K = cx.ntk.empirical_ntk(lambda p, x: p(x), model, xs)          # (N, N), mean over logits
+    K4 = cx.ntk.empirical_ntk(lambda p, x: p(x), model, xs, trace_axes=())   # (N, N, O, O)
+    kd = cx.ntk.empirical_ntk(lambda p, x: p(x), model, xs, batch_diagonal=True)  # (N,)
+    ```
+
+    Through a DEQ: if `apply_fn` calls `cx.fixed_point(..., adjoint=cx.ImplicitAdjoint())`, the
+    Jacobians come from the implicit function theorem, $\\partial z^*/\\partial\\theta =
+    (I - \\partial_z f)^{-1} \\partial_\\theta f$ (004 eq. 2.3), not from the solver's iterations.
+
+    Source: Hieu 2022 (thesis), §2.6 (Lemma 2.6.2), §3.3 (Prop. 4); trace and diagonal
+    conventions of neural-tangents (Novak et al. 2022).
+    """
+    if method not in _METHODS:
+        raise ValueError(f"`method` must be one of {_METHODS}; got {method!r}.")
+    if trace not in _TRACE:
+        raise ValueError(f"`trace` must be one of {_TRACE}; got {trace!r}.")
+    if chunk_size is not None:
+        chunk_size = check_count(chunk_size, "chunk_size")
+    return _empirical_ntk(
+        apply_fn, params, x1, x2, method, tuple(trace_axes), tuple(diagonal_axes), chunk_size,
+        bool(batch_diagonal), trace == "mean",
+    )
+
+
+@eqx.filter_jit
+def _ntk_vp(apply_fn, params, x, v, x2):
+    dyn, static = _split_params(params)
+    _size(x, "x")
+    if x2 is not None:
+        _size(x2, "x2")
+    f = lambda p, xi: apply_fn(eqx.combine(p, static), xi)
+    _check_uses_params(f, dyn, x)
+    batched = lambda p, xs: jax.vmap(lambda xi: f(p, xi))(xs)
+    out2, vjp_fn = jax.vjp(lambda p: batched(p, x if x2 is None else x2), dyn)
+    want = jax.tree_util.tree_map(jnp.shape, out2)
+    got = jax.tree_util.tree_map(jnp.shape, v)
+    if jax.tree_util.tree_structure(out2) != jax.tree_util.tree_structure(v) or want != got:
+        raise ValueError(
+            f"`v` must have the batched output shape of `apply_fn` on "
+            f"{'`x`' if x2 is None else '`x2`'}, {want}; got {got}."
+        )
+    (jtv,) = vjp_fn(jax.tree_util.tree_map(lambda a, o: jnp.asarray(a, o.dtype), v, out2))
+    return jax.jvp(lambda p: batched(p, x), (dyn,), (jtv,))[1]
+
+
+def ntk_vp(
+    apply_fn: Callable, params: PyTree, x: PyTree, v: PyTree, x2: PyTree | None = None
+) -> PyTree:
+    """Matrix-free NTK-vector product $K(x, x_2)\\, v = J(x) (J(x_2)^\\top v)$, without forming $K$.
+
+    $J$ stacks the per-example Jacobians of `apply_fn(params, x_i)`; $J(x_2)^\\top v$ is one
+    `vjp` of the batched network on `x2` and $J(x)(\\cdot)$ one `jvp` on `x`, so the cost is
+    about three forward passes. This is the operator Lanczos needs for $\\lambda_{\\min}(K)$ at
+    sizes where $K$ is too big, and, with two batches, the kernel regression step
+    $K(x_{\\text{test}}, x_{\\text{train}})\\, \\alpha$.
+
+    **Arguments:**
+
+    - `apply_fn`, `params`: as in `empirical_ntk` (pytree outputs allowed).
+    - `x`: the batch (axis 0) the result lives on; `x2`: the batch `v` lives on (default `x`).
+    - `v`: shaped like the batched output on `x2`, `(N2, *out)` (a pytree for pytree outputs).
+
+    **Returns:** $K(x, x_2)v$, shaped like the batched output on `x` (the full, untraced kernel).
 
     ```python
     Kv = cx.ntk.ntk_vp(apply_fn, params, xs, jnp.ones((N, O)))
+    Kt = cx.ntk.ntk_vp(apply_fn, params, x_test, alpha, x2=x_train)   # (N_test, O)
     ```
 
-    Source: seed 004 §2.6 (NTK), §3.3.1 (λ_min(K) drives the loss decay).
+    Source: Hieu 2022 (thesis), §2.6 (NTK), §3.3.1 (λ_min(K) drives the loss decay);
+    neural-tangents' `empirical_ntk_vp_fn` (Novak et al. 2022).
     """
-    dyn, static = _split_params(params)
-    batched = lambda p: jax.vmap(lambda xi: jnp.asarray(apply_fn(eqx.combine(p, static), xi)))(x)
-    out, vjp_fn = jax.vjp(batched, dyn)
-    if out.shape != jnp.shape(v):
-        raise ValueError(f"`v` must have the batched output shape {out.shape}; got {jnp.shape(v)}.")
-    (jtv,) = vjp_fn(jnp.asarray(v, out.dtype))
-    return jax.jvp(batched, (dyn,), (jtv,))[1]
+    return _ntk_vp(apply_fn, params, x, v, x2)
 
 
 def _as_square(kernel):
@@ -303,16 +345,50 @@ def min_eigenvalue_lanczos(
 
     Source: seed 004 §3.3 (λ_min(K)); Lanczos with full reorthogonalisation (Golub & Van Loan §10).
     """
+    num_iters = None if num_iters is None else check_count(num_iters, "num_iters")
+    return _lanczos(apply_fn, params, x, key, num_iters)
+
+
+@eqx.filter_jit
+def _lanczos(apply_fn, params, x, key, num_iters):
     dyn, static = _split_params(params)
-    one = jax.tree_util.tree_map(lambda a: a[0], x)
-    out = jax.eval_shape(lambda p: jnp.asarray(apply_fn(eqx.combine(p, static), one)), dyn)
-    shape = (_chunking.leading_size(x),) + tuple(out.shape)
+    n = _size(x, "x")
+    out = jax.eval_shape(lambda p: apply_fn(eqx.combine(p, static), _first(x)), dyn)
+    if not isinstance(out, jax.ShapeDtypeStruct):
+        raise ValueError("min_eigenvalue_lanczos needs `apply_fn` with one array output.")
+    shape = (n,) + tuple(out.shape)
     dim = math.prod(shape)
     num_iters = dim if num_iters is None else num_iters
     if not 1 <= num_iters <= dim:
         raise ValueError(f"`num_iters` must lie in [1, N·O] = [1, {dim}]; got {num_iters}.")
-    matvec = lambda v: ntk_vp(apply_fn, params, x, v.reshape(shape)).reshape(-1)
+    matvec = lambda v: _ntk_vp(apply_fn, params, x, v.reshape(shape), None).reshape(-1)
     return lanczos_eigenvalues(matvec, dim, num_iters, key, out.dtype)[0]
+
+
+class _Linearized(eqx.Module):
+    """`f_lin(new_params, x)`: the first-order Taylor model returned by `linearize`."""
+
+    apply_fn: Callable = eqx.field(static=True)
+    dyn0: PyTree
+    static: PyTree = eqx.field(static=True)
+
+    def __call__(self, new_params: Any, x: Any):
+        return _lin(self.apply_fn, self.dyn0, self.static, new_params, x)
+
+
+def _check_like(new, dyn0):
+    from ._directions import check_direction
+
+    return check_direction(new, dyn0, "new_params", "params (the expansion point)")
+
+
+@eqx.filter_jit
+def _lin(apply_fn, dyn0, static, new_params, x):
+    dyn = _check_like(new_params, dyn0)
+    delta = jax.tree_util.tree_map(lambda a, b: a - b, dyn, dyn0)
+    f = lambda p: apply_fn(eqx.combine(p, static), x)
+    y0, dy = jax.jvp(f, (dyn0,), (delta,))
+    return jax.tree_util.tree_map(lambda a, b: a + b, y0, dy)
 
 
 def linearize(apply_fn: Callable, params: PyTree) -> Callable:
@@ -324,22 +400,18 @@ def linearize(apply_fn: Callable, params: PyTree) -> Callable:
 
     **Arguments:** `apply_fn(params, x)` and the expansion point `params`.
 
-    **Returns:** `f_lin(new_params, x)` with the signature of `apply_fn`.
+    **Returns:** `f_lin(new_params, x)` with the signature of `apply_fn` (an equinox module,
+    compiled once per `apply_fn`, structure and shapes). `new_params` must have the array leaves
+    of `params`, leaf by leaf the same shapes (a `ValueError` naming the leaf otherwise: a
+    wrong-shape leaf would broadcast silently).
 
     ```python
     f_lin = cx.ntk.linearize(apply_fn, params0)
     f_lin(params0, x) == apply_fn(params0, x)
     ```
 
-    Source: seed 004 §2.6 (first-order expansion around θ_0).
+    Source: Hieu 2022 (thesis), §2.6 (first-order expansion around θ_0); neural-tangents'
+    `linearize` (Novak et al. 2022).
     """
     dyn0, static = _split_params(params)
-
-    def f_lin(new_params: Any, x: Any):
-        dyn = eqx.filter(new_params, eqx.is_inexact_array)
-        delta = jax.tree_util.tree_map(lambda a, b: a - b, dyn, dyn0)
-        f = lambda p: apply_fn(eqx.combine(p, static), x)
-        y0, dy = jax.jvp(f, (dyn0,), (delta,))
-        return jax.tree_util.tree_map(lambda a, b: a + b, y0, dy)
-
-    return f_lin
+    return _Linearized(apply_fn, dyn0, static)

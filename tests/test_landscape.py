@@ -5,7 +5,6 @@ not divide the grid), flatness summaries, plots and input errors."""
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import matplotlib
 import numpy as np
 import pytest
 
@@ -13,8 +12,6 @@ import contractax as cx
 from contractax import landscape as ls
 
 from .conftest import assert_tree_allclose
-
-matplotlib.use("Agg")
 
 
 class _Net(eqx.Module):
@@ -174,20 +171,6 @@ def test_flatness_summaries(getkey):
     np.testing.assert_allclose(fl.base, _half_sq(p))
 
 
-def test_plots_return_figures():
-    import matplotlib.pyplot as plt
-
-    g = np.linspace(-1, 1, 6)
-    z = np.add.outer(g**2, g**2)
-    for fig in (
-        ls.contour_plot(g, g, z, trajectory=np.zeros((3, 2)), title="t"),
-        ls.surface_plot(g, g, z),
-        ls.trajectory_plot(np.zeros((2, 4, 2)), labels=[0, 1]),
-    ):
-        assert isinstance(fig, matplotlib.figure.Figure)
-        plt.close(fig)
-
-
 def test_bad_inputs_raise(net, getkey):
     with pytest.raises(ValueError, match="normalize"):
         ls.random_direction(getkey(), net, normalize="unit")
@@ -195,8 +178,114 @@ def test_bad_inputs_raise(net, getkey):
         ls.random_direction(getkey(), net, ignore="bias")
     with pytest.raises(ValueError, match="1-D"):
         ls.surface(_half_sq, net, net, net, jnp.zeros((2, 2)), jnp.zeros(2))
+    with pytest.raises(ValueError, match="alphas"):
+        ls.surface(_half_sq, net, net, net, jnp.zeros(0), jnp.zeros(2))
+    with pytest.raises(ValueError, match="chunk_size"):
+        ls.surface(_half_sq, net, net, net, jnp.zeros(2), jnp.zeros(2), chunk_size=0)
+    with pytest.raises(ValueError, match="chunk_size"):
+        ls.line(_half_sq, net, net, jnp.zeros(2), chunk_size=0)
+    with pytest.raises(ValueError, match="num_directions"):
+        ls.sharpness_at_radius(_half_sq, net, getkey(), 0.1, num_directions=0)
     with pytest.raises(ValueError, match="T ≥ 2"):
         ls.pca_directions({"a": jnp.zeros((1, 3))})
-    with pytest.raises(ValueError, match="same array leaves"):
+    with pytest.raises(ValueError, match="`direction` must have the array leaves of `params`"):
         ls.normalize_direction({"a": jnp.zeros((2, 2))}, {"b": jnp.zeros((2, 2))})
-    assert hasattr(cx, "landscape")
+    assert hasattr(cx, "landscape") and not hasattr(ls, "contour_plot")
+
+
+def test_direction_structure_and_shape_checked(net, getkey):
+    # A wrong-shape leaf would broadcast silently ((4,) against (4, 5)); a dict for a module is
+    # a different structure. Each names the argument, the leaf and both shapes.
+    d = ls.random_direction(getkey(), net)
+    bad = eqx.tree_at(lambda m: m.lin.bias, d, jnp.ones((1, 4)))
+    g = jnp.linspace(-1, 1, 3)
+    for call, name in [
+        (lambda: ls.surface(_half_sq, net, d, bad, g, g), "`d2`"),
+        (lambda: ls.surface(_half_sq, net, bad, d, g, g), "`d1`"),
+        (lambda: ls.line(_half_sq, net, bad, g), "`b`"),
+        (lambda: ls.orthogonalize(d, bad), "`d2`"),
+        (lambda: ls.normalize_direction(bad, net), "`direction`"),
+    ]:
+        with pytest.raises(ValueError, match=name) as e:
+            call()
+        assert ".lin.bias" in str(e.value) and "(1, 4)" in str(e.value) and "(4,)" in str(e.value)
+    with pytest.raises(ValueError, match="`d1` must have the array leaves of `center`"):
+        ls.surface(_half_sq, net, {"w": jnp.ones(3)}, d, g, g)
+    # A zero d1 in Gram-Schmidt divides by zero: an error (also under jit), not NaN.
+    zero = jax.tree_util.tree_map(jnp.zeros_like, d)
+    for fn in (ls.orthogonalize, jax.jit(ls.orthogonalize)):
+        with pytest.raises(Exception, match="zero direction"):
+            jax.block_until_ready(fn(zero, d))
+
+
+def test_single_input_weights_are_perturbed_and_biases_are_not(getkey):
+    # Issue 18.2: Linear(1, out).weight (out, 1) and a 1×1 conv on one channel (out, 1, 1, 1)
+    # are weights: each filter is one entry, so d_j = ±|θ_j| (norm-matched, non-zero). The
+    # biases — 1-D, and equinox's Conv bias (out, 1, 1) by its name — are zeroed.
+    lin = eqx.nn.Linear(1, 5, key=getkey())
+    conv = eqx.nn.Conv2d(1, 4, 1, key=getkey())
+    for layer in (lin, conv):
+        d = ls.random_direction(getkey(), layer)
+        w, dw = layer.weight, d.weight
+        assert w.shape[1:] in [(1,), (1, 1, 1)]
+        np.testing.assert_allclose(jnp.abs(dw), jnp.abs(w), rtol=1e-12)
+        assert float(jnp.abs(dw).min()) > 0
+        assert float(jnp.abs(d.bias).max()) == 0.0
+        # ignore=None copies the biases (Li et al.), the weights stay normalised.
+        dn = ls.random_direction(getkey(), layer, ignore=None)
+        np.testing.assert_allclose(dn.bias, layer.bias)
+        np.testing.assert_allclose(jnp.abs(dn.weight), jnp.abs(w), rtol=1e-12)
+    assert conv.bias.shape == (4, 1, 1)
+    # A single-input MLP's first layer now moves in a landscape: the loss changes along d.
+    mlp = eqx.nn.MLP(1, 1, 8, 1, key=getkey())
+    d = ls.random_direction(getkey(), mlp)
+    first = jax.tree_util.tree_map(jnp.zeros_like, d)
+    first = eqx.tree_at(lambda m: m.layers[0].weight, first, d.layers[0].weight)
+    x = jnp.linspace(-1.0, 1.0, 7)[:, None]
+    loss = lambda p, a: jnp.sum(jax.vmap(p)(a) ** 2)
+    vals = ls.line(loss, mlp, eqx.apply_updates(mlp, first), jnp.array([0.0, 0.5]), args=x)
+    assert abs(float(vals[1] - vals[0])) > 1e-6
+    # A callable `ignore` names further bias-like leaves (here: every leaf of the last layer).
+    last = lambda path, leaf: "layers[1]" in jax.tree_util.keystr(path)
+    dc = ls.random_direction(getkey(), mlp, ignore=last)
+    assert float(jnp.abs(dc.layers[1].weight).max()) == 0.0
+    assert float(jnp.abs(dc.layers[0].weight).min()) > 0.0
+
+
+def test_line_and_surface_compile_once(net, getkey):
+    # The same loss function and structure: one trace for new values of everything else.
+    d1, d2 = ls.random_direction(getkey(), net), ls.random_direction(getkey(), net)
+    g = jnp.linspace(-1, 1, 4)
+    traces = []
+
+    def loss(p, args):
+        traces.append(1)
+        return _half_sq(p) * args
+
+    for scale in (1.0, 2.0, 3.0):
+        ls.surface(loss, net, d1, d2, g * scale, g, args=jnp.asarray(scale), chunk_size=5)
+    n_surface = len(traces)
+    for scale in (1.0, 2.0):
+        ls.line(loss, net, eqx.apply_updates(net, d1), g * scale, args=jnp.asarray(scale))
+    n_line = len(traces) - n_surface
+    # each compile traces the loss a fixed number of times (vmap body; for the automatic chunk
+    # also one probe of a single point): the count does not grow with the number of calls.
+    ls.surface(loss, net, d1, d2, g, g * 5, args=jnp.asarray(0.5), chunk_size=5)
+    ls.line(loss, net, eqx.apply_updates(net, d2), g, args=jnp.asarray(4.0))
+    assert len(traces) == n_surface + n_line
+    assert n_surface <= 3 and n_line <= 3
+
+
+def test_automatic_chunk_matches_explicit(net, getkey):
+    d1, d2 = ls.random_direction(getkey(), net), ls.random_direction(getkey(), net)
+    g = jnp.linspace(-1, 1, 9)
+    z_auto = ls.surface(_half_sq, net, d1, d2, g, g)
+    z_one = ls.surface(_half_sq, net, d1, d2, g, g, chunk_size=81)
+    z_small = ls.surface(_half_sq, net, d1, d2, g, g, chunk_size=np.int64(7))
+    np.testing.assert_allclose(z_auto, z_one, rtol=1e-12)
+    np.testing.assert_allclose(z_small, z_one, rtol=1e-12)
+    from contractax import _directions
+
+    point = lambda c, a, b, pt: _half_sq(_directions.shift(c, (pt[0], pt[1]), (a, b)))
+    n = _directions.auto_chunk(point, (net, d1, d2, jnp.zeros(2)), 10**9, 1000)
+    assert 1 <= n <= _directions.CHUNK_BYTES // 1000

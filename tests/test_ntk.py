@@ -51,7 +51,10 @@ def test_kernel_equals_jjt_with_trace_and_diagonal(problem, method):
     )
     assert k_full.shape == (5, 4, 2, 2) and k_tr.shape == (5, 4) and k_dg.shape == (5, 4, 2)
     assert_tree_allclose(k_full, full, rtol=1e-10, atol=1e-12)
-    assert_tree_allclose(k_tr, jnp.einsum("ijoo->ij", full), rtol=1e-10, atol=1e-12)
+    # neural-tangents' convention: a traced kernel is divided by the size of the traced axes
+    assert_tree_allclose(k_tr, jnp.einsum("ijoo->ij", full) / 2, rtol=1e-10, atol=1e-12)
+    k_sum = ntk.empirical_ntk(_apply, model, x1, x2, method=method, trace="sum")
+    assert_tree_allclose(k_sum, jnp.einsum("ijoo->ij", full), rtol=1e-10, atol=1e-12)
     assert_tree_allclose(k_dg, jnp.einsum("ijoo->ijo", full), rtol=1e-10, atol=1e-12)
 
 
@@ -117,6 +120,17 @@ def test_lanczos_breakdown_gives_no_spurious_eigenvalue():
     np.testing.assert_allclose(np.sort(ritz), [1.0, 3.0, 3.0, 3.0, 5.0, 5.0], atol=1e-8)
 
 
+def test_linearize_checks_new_params(problem):
+    model, x1, _, _ = problem
+    f_lin = ntk.linearize(_apply, model)
+    bad = eqx.tree_at(lambda m: m.layers[0].bias, model, jnp.ones((1, 6)))
+    with pytest.raises(ValueError, match="new_params") as e:
+        f_lin(bad, x1[0])
+    assert "(1, 6)" in str(e.value) and "(6,)" in str(e.value)
+    with pytest.raises(ValueError, match="new_params"):
+        f_lin({"w": jnp.ones(3)}, x1[0])
+
+
 def test_linearize_matches_taylor(problem):
     model, x1, _, _ = problem
     f_lin = ntk.linearize(_apply, model)
@@ -142,11 +156,117 @@ def test_bad_inputs_raise(problem):
         ntk.empirical_ntk(_apply, model, x1, trace_axes=(0,), diagonal_axes=(0,))
     with pytest.raises(ValueError, match="chunk_size"):
         ntk.empirical_ntk(_apply, model, x1, chunk_size=0)
+    with pytest.raises(ValueError, match="trace"):
+        ntk.empirical_ntk(_apply, model, x1, trace="max")
     with pytest.raises(ValueError, match="batched output shape"):
         ntk.ntk_vp(_apply, model, x1, jnp.ones((5, 3)))
+    with pytest.raises(ValueError, match="`x2`"):
+        ntk.ntk_vp(_apply, model, x1, jnp.ones((5, 2)), x2=x2)  # v lives on x2: (4, 2)
+    with pytest.raises(ValueError, match="`x1` is an empty batch"):
+        ntk.empirical_ntk(_apply, model, x1[:0])
+    with pytest.raises(ValueError, match="`x2` is an empty batch"):
+        ntk.empirical_ntk(_apply, model, x1, x2[:0])
+    with pytest.raises(ValueError, match="same number of examples"):
+        ntk.empirical_ntk(_apply, model, x1, x2, batch_diagonal=True)
+    with pytest.raises(ValueError, match="num_iters"):
+        ntk.min_eigenvalue_lanczos(_apply, model, x1, key=jax.random.PRNGKey(0), num_iters=0)
+    # The docstring's old example closed over the model: an identically zero kernel, refused.
+    for fn in (ntk.empirical_ntk, lambda f, m, x: ntk.ntk_vp(f, m, x, jnp.ones((5, 2)))):
+        with pytest.raises(ValueError, match="does not depend on any floating-point leaf"):
+            fn(lambda p, x: model(x), model, x1)
+    # Through stop_gradient the dependence is still in the jaxpr, so it is not refused (the
+    # check never rejects a network that uses params); a partly-used params is fine too.
+    k = ntk.empirical_ntk(lambda p, x: p[0](x), (model, {"unused": jnp.ones(3)}), x1)
+    assert float(jnp.abs(k).max()) > 0
+    # np.int64 counts are accepted.
+    assert ntk.empirical_ntk(_apply, model, x1, chunk_size=np.int64(2)).shape == (5, 5)
     with pytest.raises(ValueError, match="square|kernel"):
         ntk.min_eigenvalue(jnp.ones((3, 4, 2)))
     assert hasattr(cx, "ntk")
+
+
+def test_pytree_outputs_two_batch_vp_and_batch_diagonal():
+    # A network with parallel outputs {"logits": (3,), "energy": ()}; every kernel against the
+    # dense Jacobians from jax.jacrev.
+    k = jax.random.split(jax.random.PRNGKey(7), 4)
+    p = {"w": jax.random.normal(k[0], (4, 3)), "v": jax.random.normal(k[1], (3, 4))}
+
+    def fn(p, x):
+        h = jnp.tanh(p["w"] @ x)
+        return {"logits": p["v"] @ h, "energy": jnp.sum(h**2)}
+
+    x1, x2 = jax.random.normal(k[2], (5, 3)), jax.random.normal(k[3], (3, 3))
+    flat = lambda q: jnp.concatenate([q["v"].ravel(), q["w"].ravel()])  # tree_leaves order
+    unflat = lambda v: {"v": v[:12].reshape(3, 4), "w": v[12:].reshape(4, 3)}
+
+    def jrows(x):  # {"energy": (N, 1, P), "logits": (N, 3, P)}
+        j = jax.vmap(jax.jacrev(lambda v, xi: fn(unflat(v), xi)), (None, 0))(flat(p), x)
+        return {"energy": j["energy"][:, None], "logits": j["logits"]}
+
+    j1, j2 = jrows(x1), jrows(x2)
+    full = {n: jnp.einsum("iop,jqp->ijoq", j1[n], j2[n]) for n in j1}
+    for method in ("jacobian", "ntk_vp"):
+        kt = ntk.empirical_ntk(fn, p, x1, x2, method=method, trace_axes=())
+        assert set(kt) == {"logits", "energy"}
+        assert kt["logits"].shape == (5, 3, 3, 3) and kt["energy"].shape == (5, 3)
+        assert_tree_allclose(kt["logits"], full["logits"])
+        assert_tree_allclose(kt["energy"], full["energy"][:, :, 0, 0])
+        km = ntk.empirical_ntk(fn, p, x1, x2, method=method, chunk_size=2)  # mean trace
+        assert_tree_allclose(km["logits"], jnp.einsum("ijoo->ij", full["logits"]) / 3)
+        # batch-diagonal: K(x_i, x_i) only, also chunked with padding (5 rows, chunks of 2)
+        same = {n: jnp.einsum("iop,iqp->ioq", j1[n], j1[n]) for n in j1}
+        for chunk in (None, 2):
+            kd = ntk.empirical_ntk(
+                fn, p, x1, method=method, trace_axes=(), batch_diagonal=True, chunk_size=chunk
+            )
+            assert kd["logits"].shape == (5, 3, 3)
+            assert_tree_allclose(kd["logits"], same["logits"])
+            assert_tree_allclose(kd["energy"], same["energy"][:, 0, 0])
+        kd2 = ntk.empirical_ntk(fn, p, x1[:3], x2, method=method, batch_diagonal=True,
+                                trace_axes=(), diagonal_axes=(0,))
+        cross = jnp.einsum("iop,iop->io", j1["logits"][:3], j2["logits"])
+        assert_tree_allclose(kd2["logits"], cross)
+    # ntk_vp with two batches: K(x1, x2) v for v on x2, a pytree like the outputs.
+    v = {"logits": jax.random.normal(k[0], (3, 3)), "energy": jax.random.normal(k[1], (3,))}
+    kv = ntk.ntk_vp(fn, p, x1, v, x2=x2)
+    jcat1 = jnp.concatenate([j1["energy"], j1["logits"]], 1)  # (5, 4, P), leaves order
+    jcat2 = jnp.concatenate([j2["energy"], j2["logits"]], 1)
+    vcat = jnp.concatenate([v["energy"][:, None], v["logits"]], 1)
+    ref = jnp.einsum("iop,jqp,jq->io", jcat1, jcat2, vcat)
+    assert_tree_allclose(kv["energy"], ref[:, 0])
+    assert_tree_allclose(kv["logits"], ref[:, 1:])
+    # jit and vmap of the pytree kernel
+    kj = jax.jit(lambda q: ntk.empirical_ntk(fn, q, x1, batch_diagonal=True, trace_axes=()))(p)
+    assert_tree_allclose(kj["logits"], same["logits"])
+
+
+def test_compiles_once_per_configuration(problem):
+    model, x1, x2, _ = problem
+    traces = []
+
+    def apply(p, x):
+        traces.append(1)
+        return p(x)
+
+    ntk.empirical_ntk(apply, model, x1, method="jacobian")
+    first = len(traces)
+    moved = jax.tree_util.tree_map(lambda a: a * 1.1 if eqx.is_inexact_array(a) else a, model)
+    ntk.empirical_ntk(apply, moved, 2 * x1, method="jacobian")
+    ntk.ntk_vp(apply, model, x1, jnp.ones((5, 2)))
+    second = len(traces)
+    ntk.ntk_vp(apply, moved, 3 * x1, jnp.zeros((5, 2)))
+    f_lin = ntk.linearize(apply, model)
+    f_lin(moved, x1[0])
+    third = len(traces)
+    f_lin(model, x1[1])
+    ntk.linearize(apply, model)(moved, x1[2])  # a new linearize of the same apply_fn reuses it
+    assert len(traces) == third
+    # the 2nd empirical_ntk call (new values, same structure) traced nothing: compare with a
+    # fresh count of one ntk_vp compile
+    traces.clear()
+    ntk.empirical_ntk(apply, model, x1, method="jacobian")
+    ntk.empirical_ntk(apply, moved, x1 + 1.0, method="jacobian")
+    assert len(traces) == 0 and first > 0
 
 
 def _deq_params(key, n=6, d=3, o=2):
