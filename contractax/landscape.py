@@ -337,7 +337,7 @@ def surface(
     - `alphas`, `betas`: non-empty 1-D grids; `args`: data.
     - `chunk_size`: points per chunk. `None` (default) picks it from memory: XLA's memory
       analysis of one point's loss plus one copy of the parameters, so that a chunk's working
-      set is about 32 MiB (cache-sized on a CPU, where a 2601-point surface of an MLP on 512
+      set is about 8 MiB (cache-sized on a CPU, where a 2601-point surface of an MLP on 512
       digits then costs about the bare forward passes). Pass `A*B` for one vmapped batch.
 
     **Returns:** shape `(A, B)`, entry `[i, j]` at `(alphas[i], betas[j])`.

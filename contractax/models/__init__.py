@@ -16,5 +16,14 @@ from .lstm import (
     TanhRNNCell as TanhRNNCell,
     chaotic_lstm as chaotic_lstm,
 )
-from .mondeq import MonotoneDEQ as MonotoneDEQ, monotone_parametrisation as monotone_parametrisation
+from .mondeq import (
+    MonotoneDEQ as MonotoneDEQ,
+    monotone_parameters as monotone_parameters,
+    monotone_parametrisation as monotone_parametrisation,
+)
 from .two_layer import TwoLayerReLU as TwoLayerReLU, two_layer_loss as two_layer_loss
+from .residual import (
+    ResidualCell as ResidualCell,
+    ResidualNetwork as ResidualNetwork,
+    repeat as repeat,
+)
