@@ -114,7 +114,9 @@ def vp_diagonal(f, dyn, x1, x2, ax: Axes):
         _, vjp_fn = jax.vjp(lambda p: f(p, b), dyn)
         vs = jax.vmap(lambda e: vjp_fn(e)[0])(basis)
         cols = jax.vmap(lambda v: jax.jvp(lambda p: f(p, a), (dyn,), (v,))[1])(vs)
-        full = jnp.moveaxis(cols.reshape(ax.shape + ax.shape), range(ax.nout), range(ax.nout, 2 * ax.nout))
+        full = jnp.moveaxis(
+            cols.reshape(ax.shape + ax.shape), range(ax.nout), range(ax.nout, 2 * ax.nout)
+        )
         full = full.reshape((1,) + ax.shape + (1,) + ax.shape)
         return jnp.einsum(f"{left}{right}->{result}", full)[0, 0]
 

@@ -17,7 +17,6 @@ Source: `seeds/004_0a77b624c3a24369.txt` §3.1 and §4.2; Li, Xu, Taylor, Studer
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -27,8 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, PyTree
 
-from . import _chunking
-from . import _directions as _d
+from . import _chunking, _directions as _d
 from ._checks import check_count
 
 __all__ = [

@@ -23,8 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray, PyTree
 
-from . import _chunking
-from . import _ntk as _k
+from . import _chunking, _ntk as _k
 from ._checks import check_count
 from ._lanczos import lanczos_eigenvalues
 
@@ -71,7 +70,10 @@ def _leaf_fns(apply_fn, static, dyn, one):
     f = lambda p, x: apply_fn(eqx.combine(p, static), x)
     out = jax.eval_shape(f, dyn, one)
     leaves, tree = jax.tree_util.tree_flatten(out)
-    fns = [lambda p, x, i=i: jnp.asarray(jax.tree_util.tree_leaves(f(p, x))[i]) for i in range(len(leaves))]
+    fns = [
+        lambda p, x, i=i: jnp.asarray(jax.tree_util.tree_leaves(f(p, x))[i])
+        for i in range(len(leaves))
+    ]
     return f, fns, [tuple(o.shape) for o in leaves], tree
 
 
@@ -128,8 +130,18 @@ def _diagonal_leaf(f, dyn, x1, x2, ax, method, chunk_size, n1):
 
 
 @eqx.filter_jit
-def _empirical_ntk(apply_fn, params, x1, x2, method, trace_axes, diagonal_axes, chunk_size,
-                   batch_diagonal, trace_mean):
+def _empirical_ntk(
+    apply_fn,
+    params,
+    x1,
+    x2,
+    method,
+    trace_axes,
+    diagonal_axes,
+    chunk_size,
+    batch_diagonal,
+    trace_mean,
+):
     dyn, static = _split_params(params)
     same = x2 is None
     x2 = x1 if same else x2
@@ -223,8 +235,16 @@ def empirical_ntk(
     if chunk_size is not None:
         chunk_size = check_count(chunk_size, "chunk_size")
     return _empirical_ntk(
-        apply_fn, params, x1, x2, method, tuple(trace_axes), tuple(diagonal_axes), chunk_size,
-        bool(batch_diagonal), trace == "mean",
+        apply_fn,
+        params,
+        x1,
+        x2,
+        method,
+        tuple(trace_axes),
+        tuple(diagonal_axes),
+        chunk_size,
+        bool(batch_diagonal),
+        trace == "mean",
     )
 
 

@@ -222,8 +222,9 @@ def test_pytree_outputs_two_batch_vp_and_batch_diagonal():
             assert kd["logits"].shape == (5, 3, 3)
             assert_tree_allclose(kd["logits"], same["logits"])
             assert_tree_allclose(kd["energy"], same["energy"][:, 0, 0])
-        kd2 = ntk.empirical_ntk(fn, p, x1[:3], x2, method=method, batch_diagonal=True,
-                                trace_axes=(), diagonal_axes=(0,))
+        kd2 = ntk.empirical_ntk(
+            fn, p, x1[:3], x2, method=method, batch_diagonal=True, trace_axes=(), diagonal_axes=(0,)
+        )
         cross = jnp.einsum("iop,iop->io", j1["logits"][:3], j2["logits"])
         assert_tree_allclose(kd2["logits"], cross)
     # ntk_vp with two batches: K(x1, x2) v for v on x2, a pytree like the outputs.
@@ -255,6 +256,7 @@ def test_compiles_once_per_configuration(problem):
     ntk.ntk_vp(apply, model, x1, jnp.ones((5, 2)))
     second = len(traces)
     ntk.ntk_vp(apply, moved, 3 * x1, jnp.zeros((5, 2)))
+    assert len(traces) == second  # ntk_vp with new values reuses its program
     f_lin = ntk.linearize(apply, model)
     f_lin(moved, x1[0])
     third = len(traces)

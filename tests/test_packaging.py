@@ -48,7 +48,7 @@ t = time.perf_counter()
 import contractax
 print(json.dumps({"seconds": time.perf_counter() - t, "file": contractax.__file__,
                   "loaded": [m for m in %r if m in sys.modules]}))
-""" % (OPTIONAL,)
+""" % (OPTIONAL,)  # noqa: UP031
 
 BASELINE = """
 import json, time
@@ -134,7 +134,13 @@ def test_wheel_installs_with_core_dependencies_only_and_runs_the_readme(tmp_path
     (sdist,) = dist.glob("contractax-*.tar.gz")
     with tarfile.open(sdist) as tar:
         members = {m.split("/", 1)[1] for m in tar.getnames() if "/" in m}
-    for needed in ("pyproject.toml", "README.md", "CHANGELOG.md", "LICENSE", "contractax/__init__.py"):
+    for needed in (
+        "pyproject.toml",
+        "README.md",
+        "CHANGELOG.md",
+        "LICENSE",
+        "contractax/__init__.py",
+    ):
         assert needed in members, f"{needed} missing from the sdist"
     (wheel,) = dist.glob("contractax-*.whl")
     assert wheel.name.startswith(f"contractax-{_version()}-py3-none-any")

@@ -304,7 +304,6 @@ def _reference(tau_x, tau_y, t1, x0, y0, w0):
     return sol.y[:, -1]
 
 
-
 def _ctrl(rtol=1e-10, atol=1e-12):
     return diffrax.PIDController(rtol=rtol, atol=atol)
 
@@ -323,7 +322,15 @@ def test_simulate_jit_vmap_over_tau():
     @jax.vmap
     def run(tt):
         return sf.simulate(
-            EX1, xs, ys, W0, ARGS, tt[0], 2.0, tau_y=tt[1], saveat=_saveat(2.0, 5),
+            EX1,
+            xs,
+            ys,
+            W0,
+            ARGS,
+            tt[0],
+            2.0,
+            tau_y=tt[1],
+            saveat=_saveat(2.0, 5),
             stepsize_controller=_ctrl(),
         )
 
@@ -390,8 +397,9 @@ def test_simulate_evaluates_field_once_and_compiles_once():
     assert s3 == s9 and c9 - c3 == 9 - 3  # one evaluation per saved time
     assert 0 <= c3 - 6 * s3 - 3 <= 3  # ≤ 6 per step + a constant at the start
     n_traces = traces[0]
-    tr = sf.simulate(counted, x0 + 0.01, y0, W0, ARGS, 0.2, 1.5, saveat=_saveat(1.5, 9),
-                     monitor=False)
+    tr = sf.simulate(
+        counted, x0 + 0.01, y0, W0, ARGS, 0.2, 1.5, saveat=_saveat(1.5, 9), monitor=False
+    )
     jax.block_until_ready(tr)
     assert traces[0] == n_traces  # no retrace for new values
 
@@ -427,8 +435,7 @@ def test_simulate_nonfinite_and_bad_arguments():
         args = dict(tau=0.1, t1=1.0, y0=y0) | bad
         # a wrong type is caught by jaxtyping's checker in the test suite, else by ValueError
         with pytest.raises((ValueError, TypeError), match=match):
-            sf.simulate(EX1, x0, args.pop("y0"), W0, ARGS, args.pop("tau"), args.pop("t1"),
-                        **args)
+            sf.simulate(EX1, x0, args.pop("y0"), W0, ARGS, args.pop("tau"), args.pop("t1"), **args)
     with pytest.raises((ValueError, TypeError), match="system"):
         sf.simulate(EX1.f, x0, y0, W0, ARGS, 0.1, 1.0)
     with pytest.raises(Exception, match="tau"):
@@ -438,7 +445,16 @@ def test_simulate_nonfinite_and_bad_arguments():
 def test_simulate_throw_false_reports_max_steps():
     x0, y0 = jnp.full(3, 0.5), jnp.zeros(3)
     tr = sf.simulate(
-        EX1, x0, y0, W0, ARGS, 1e-3, 5.0, saveat=_saveat(5.0, 3), max_steps=4, monitor=False,
+        EX1,
+        x0,
+        y0,
+        W0,
+        ARGS,
+        1e-3,
+        5.0,
+        saveat=_saveat(5.0, 3),
+        max_steps=4,
+        monitor=False,
         progress_meter=diffrax.TqdmProgressMeter(),
     )
     assert tr.result == sf.RESULTS.max_steps_reached
@@ -473,8 +489,17 @@ def test_stiff_and_imex_solvers_agree_with_reference():
     ref = _reference(0.01, 0.01, 1.0, np.asarray(xs + 0.05), np.asarray(ys), np.asarray(W0))
     for solver in (diffrax.Kvaerno5(root_finder=newton), diffrax.KenCarp4(root_finder=newton)):
         tr = sf.simulate(
-            EX1, xs + 0.05, ys, W0, ARGS, 0.01, 1.0, saveat=_saveat(1.0, 3), solver=solver,
-            monitor=False, stepsize_controller=_ctrl(1e-9, 1e-11),
+            EX1,
+            xs + 0.05,
+            ys,
+            W0,
+            ARGS,
+            0.01,
+            1.0,
+            saveat=_saveat(1.0, 3),
+            solver=solver,
+            monitor=False,
+            stepsize_controller=_ctrl(1e-9, 1e-11),
         )
         np.testing.assert_allclose(np.ravel(tr.w[-1]), ref[6:], rtol=1e-6, atol=1e-8)
         assert np.isnan(tr.descent_ratio).all()  # monitor=False
@@ -508,7 +533,15 @@ def test_simulate_grad_wrt_tau_matches_finite_differences():
     @jax.jit
     def final_loss(tau):
         tr = sf.simulate(
-            EX1, xs + 0.05, ys, W0, ARGS, tau, 1.0, saveat=_saveat(1.0, 2), monitor=False,
+            EX1,
+            xs + 0.05,
+            ys,
+            W0,
+            ARGS,
+            tau,
+            1.0,
+            saveat=_saveat(1.0, 2),
+            monitor=False,
             stepsize_controller=_ctrl(),
         )
         return tr.online_loss[-1]

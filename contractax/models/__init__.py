@@ -21,9 +21,9 @@ from .mondeq import (
     monotone_parameters as monotone_parameters,
     monotone_parametrisation as monotone_parametrisation,
 )
-from .two_layer import TwoLayerReLU as TwoLayerReLU, two_layer_loss as two_layer_loss
 from .residual import (
     ResidualCell as ResidualCell,
     ResidualNetwork as ResidualNetwork,
     repeat as repeat,
 )
+from .two_layer import TwoLayerReLU as TwoLayerReLU, two_layer_loss as two_layer_loss

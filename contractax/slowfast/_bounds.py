@@ -9,9 +9,9 @@ from __future__ import annotations
 import math
 from typing import ClassVar
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
-import equinox as eqx
 from jaxtyping import Array, ArrayLike, Float
 
 from .._checks import check_positive, check_shape

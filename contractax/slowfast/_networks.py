@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from typing import ClassVar
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
