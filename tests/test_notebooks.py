@@ -56,7 +56,12 @@ def test_notebook_is_clean_and_colab_ready(path):
     # The first code cell installs contractax only when it is missing (Colab).
     first = code[0].source
     assert 'find_spec("contractax") is None' in first
-    assert re.search(r"^\s+%pip install -q contractax\s*$", first, flags=re.M)
+    # ... and the same way as the README's "Install" section (the git-URL line).
+    assert re.search(
+        r'^\s+%pip install -q "contractax\[experiments\] @ git\+\{GIT_URL\}"\s*$', first, flags=re.M
+    )
+    readme = (ROOT / "README.md").read_text()
+    assert 'pip install "contractax[experiments] @ git+<GIT_URL>"' in readme
     # The rest of the notebook never installs anything else.
     assert not any("pip install" in c.source for c in code[1:])
 
