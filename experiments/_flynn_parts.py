@@ -54,7 +54,10 @@ def example3_problem(key, n, n_out):
     mask = (jax.random.uniform(k[0], (n, n)) < 0.5) * (1 - jnp.eye(n))
     indeg = jnp.maximum(mask.sum(1), 1.0)
     net = sf.BoundedWeightNetwork(2.0 / indeg, mask, n_out=n_out, norm="inf")  # L_σ' α in = ½
-    args = (jax.random.normal(k[1], (n,)), jax.random.uniform(k[2], (n_out,), minval=0.2, maxval=0.8))
+    args = (
+        jax.random.normal(k[1], (n,)),
+        jax.random.uniform(k[2], (n_out,), minval=0.2, maxval=0.8),
+    )
     return net, args, 0.5 * jax.random.normal(k[3], (n, n))
 
 
@@ -90,8 +93,15 @@ def propositions(key, quick):
     ts = jnp.concatenate([jnp.linspace(0, t_fast, 33), jnp.linspace(t_fast, t1, 41)[1:]])
     sol = jax.jit(
         lambda s0: diffrax.diffeqsolve(
-            diffrax.ODETerm(rhs), diffrax.Tsit5(), 0.0, t1, None, s0, args,
-            saveat=diffrax.SaveAt(ts=ts), stepsize_controller=_ctrl(1e-10, 1e-13),
+            diffrax.ODETerm(rhs),
+            diffrax.Tsit5(),
+            0.0,
+            t1,
+            None,
+            s0,
+            args,
+            saveat=diffrax.SaveAt(ts=ts),
+            stepsize_controller=_ctrl(1e-10, 1e-13),
             max_steps=200_000,
         )
     )((x0, y1, -y1, w0))
@@ -102,9 +112,17 @@ def propositions(key, quick):
     early = (ts <= t_fast) & (ts > 0)
     ynorm = np.maximum(np.abs(np.asarray(ya)).sum(1), np.abs(np.asarray(yb)).sum(1))
     return dict(
-        ts=ts, dist=dist, envelope=envelope, ynorm=ynorm, radius=radius, tau=tau, n=n,
-        prop1=float(np.max(dist[early] / envelope[early])), prop2=float(np.max(ynorm) / radius),
-        beta_x=beta_x, fit_rate=float(-np.polyfit(ts[early] / tau, np.log(dist[early]), 1)[0]),
+        ts=ts,
+        dist=dist,
+        envelope=envelope,
+        ynorm=ynorm,
+        radius=radius,
+        tau=tau,
+        n=n,
+        prop1=float(np.max(dist[early] / envelope[early])),
+        prop2=float(np.max(ynorm) / radius),
+        beta_x=beta_x,
+        fit_rate=float(-np.polyfit(ts[early] / tau, np.log(dist[early]), 1)[0]),
     )
 
 
@@ -119,23 +137,34 @@ def example1(key, quick):
     t1, n_save = (100.0, 51) if quick else (300.0, 201)
     kw = dict(saveat=_saveat(t1, n_save), stepsize_controller=_ctrl())
     factors = np.concatenate([[0.25, 0.5], np.logspace(0, 3, 8 if quick else 16)])
-    sweep = sf.sweep_tau(net, boot.x, boot.y, w0, args, scale.tau * factors, t1, bucket_size=4, **kw)
+    sweep = sf.sweep_tau(
+        net, boot.x, boot.y, w0, args, scale.tau * factors, t1, bucket_size=4, **kw
+    )
     tr = jax.tree_util.tree_map(lambda a: a[2], sweep)  # τ = τ_bound
     gf = sf.gradient_flow(net, w0, args, boot.x, t1, saveat=_saveat(t1, n_save))
     sd = _scale_dict(scale)
     runs = [_traj(jax.tree_util.tree_map(lambda a, i=i: a[i], sweep)) for i in range(3)]
     return dict(
-        scale=sd, t1=t1, traj=_traj(tr), gf=dict(ts=np.asarray(gf.ts), loss=np.asarray(gf.loss)),
+        scale=sd,
+        t1=t1,
+        traj=_traj(tr),
+        gf=dict(ts=np.asarray(gf.ts), loss=np.asarray(gf.loss)),
         w_distance=float(jnp.max(jnp.sqrt(jnp.sum((gf.w - tr.w) ** 2, axis=(1, 2))))),
-        boot_t=float(boot.t), boot_u=float(boot.u_norm), boot_bound=float(boot.bound),
-        boot_ok=bool(boot.satisfied), boot_x=np.asarray(boot.x), boot_y=np.asarray(boot.y),
+        boot_t=float(boot.t),
+        boot_u=float(boot.u_norm),
+        boot_bound=float(boot.bound),
+        boot_ok=bool(boot.satisfied),
+        boot_x=np.asarray(boot.x),
+        boot_y=np.asarray(boot.y),
         invariant=dict(
-            factors=factors[:3], margin=np.stack([_invariant_margin(r, sd) for r in runs]),
+            factors=factors[:3],
+            margin=np.stack([_invariant_margin(r, sd) for r in runs]),
             ok=all(r["ok"] for r in runs),
         ),
         prop4_dynamic=_prop4_dynamic(net, tr, args, scale),
         sweep=dict(
-            factors=factors, ratio_max=np.asarray(jnp.nanmax(sweep.descent_ratio, axis=1)),
+            factors=factors,
+            ratio_max=np.asarray(jnp.nanmax(sweep.descent_ratio, axis=1)),
             final_loss=np.asarray(sweep.loss[:, -1]),
             ok=np.asarray(sweep.result == sf.RESULTS.successful),
         ),
@@ -173,16 +202,31 @@ def alpha_tradeoff(key, ex1, quick):
     def one(alpha):
         scale = sf.timescale(bounds, alpha=alpha)
         boot = sf.bootstrap(net, jnp.full((n,), 0.5), jnp.zeros(n), w0, args, scale)
-        tr = sf.simulate(net, boot.x, boot.y, w0, args, scale.tau, t1, saveat=_saveat(t1, 21),
-                         stepsize_controller=_ctrl())
+        tr = sf.simulate(
+            net,
+            boot.x,
+            boot.y,
+            w0,
+            args,
+            scale.tau,
+            t1,
+            saveat=_saveat(t1, 21),
+            stepsize_controller=_ctrl(),
+        )
         return scale.tau, jnp.nanmax(tr.descent_ratio), tr.result == sf.RESULTS.successful
 
     taus, rmax, ok = one(alphas)
     sw = ex1["sweep"]
     factors, rs = sw["factors"], sw["ratio_max"]
     needed = [float(np.max(factors[rs <= a], initial=0.0)) for a in np.asarray(alphas)]
-    return dict(alphas=np.asarray(alphas), taus=np.asarray(taus), ratio_max=np.asarray(rmax),
-                ok=np.asarray(ok), tau_needed=np.asarray(needed), t1=t1)
+    return dict(
+        alphas=np.asarray(alphas),
+        taus=np.asarray(taus),
+        ratio_max=np.asarray(rmax),
+        ok=np.asarray(ok),
+        tau_needed=np.asarray(needed),
+        t1=t1,
+    )
 
 
 # ----------------------------------------------------------------------------- sampled bounds
@@ -239,7 +283,9 @@ def sampled(kp, ks, quick):
     ws = 3 * jax.random.normal(k[3], (N, n, m))
     dirs = jax.random.normal(k[4], (N, M, 2 * n))
     dirs = dirs.at[:, 0, n:].set(0.0).at[:, 1, :n].set(0.0)  # the two block directions
-    unit = lambda a: a / jnp.linalg.norm(a.reshape(a.shape[0], -1), axis=1).reshape(-1, *[1] * (a.ndim - 1))
+    unit = lambda a: (
+        a / jnp.linalg.norm(a.reshape(a.shape[0], -1), axis=1).reshape(-1, *[1] * (a.ndim - 1))
+    )
     da, db = unit(jax.random.normal(k[5], (N, n))), unit(jax.random.normal(k[6], (N, n)))
     dw1, dw2 = unit(jax.random.normal(k[7], (N, n, m))), unit(jax.random.normal(k[0], (N, n, m)))
     p1, p2, K = scale.p1, scale.p2, scale.K
@@ -253,34 +299,47 @@ def sampled(kp, ks, quick):
         Juz, Jhz, Juw, Jhw = _jacobians(net, args, x, y, w)
         A, B, C = Juz[:n, :n], Juz[n:, :n], Juz[n:, n:]
         mu_a, mu_c, kb = cx.norms.lognorm(A, 2), cx.norms.lognorm(C, 2), spec(B)
-        thm1 = jnp.stack([_mu_z(Juz, ds, n, 1.0, q) + jnp.minimum(-mu_a - q * kb, -mu_c) for q in ratios])
+        thm1 = jnp.stack(
+            [_mu_z(Juz, ds, n, 1.0, q) + jnp.minimum(-mu_a - q * kb, -mu_c) for q in ratios]
+        )
         z0 = jnp.zeros_like(x)
         zw = jnp.zeros_like(w)
         return dict(
-            thm1=thm1, muZ=_mu_z(Juz, ds, n, p1, p2),
-            muZ_upper=jnp.maximum(mu_a + p2 / p1 * kb, mu_c), mu2=mu_a,
-            L_zh=jnp.maximum(spec(Jhz[:, :n]) / p1, spec(Jhz[:, n:]) / p2), L_wh=spec(Jhw),
+            thm1=thm1,
+            muZ=_mu_z(Juz, ds, n, p1, p2),
+            muZ_upper=jnp.maximum(mu_a + p2 / p1 * kb, mu_c),
+            mu2=mu_a,
+            L_zh=jnp.maximum(spec(Jhz[:, :n]) / p1, spec(Jhz[:, n:]) / p2),
+            L_wh=spec(Jhw),
             L_zu=jnp.maximum((p1 * spec(A) + p2 * kb) / p1, spec(C)),
             L_wu=p1 * spec(Juw[:n]) + p2 * spec(Juw[n:]),
-            L_w_f=spec(Juw[:n]), L_xw_f=_second(f, x, w, a1, zw, z0, b1),
-            L_ww_f=_second(f, x, w, z0, b1, z0, b2), L_xx_f=_second(f, x, w, a1, zw, a2, zw),
+            L_w_f=spec(Juw[:n]),
+            L_xw_f=_second(f, x, w, a1, zw, z0, b1),
+            L_ww_f=_second(f, x, w, z0, b1, z0, b2),
+            L_xx_f=_second(f, x, w, a1, zw, a2, zw),
         )
 
     got = at(xs, ys, ws, dirs, da, db, dw1, dw2)
     sod = _soderlind(net, args, xs, ys, ws, p1, p2)
     return dict(
-        bounds=b, N=N, M=M, thm1_excess=np.asarray(jnp.max(got["thm1"], axis=0)),
-        muZ=float(jnp.max(got["muZ"])), muZ_upper=float(jnp.max(got["muZ_upper"])),
-        mu2=float(jnp.max(got["mu2"])), rate=float(net.rate()), soderlind=sod,
+        bounds=b,
+        N=N,
+        M=M,
+        thm1_excess=np.asarray(jnp.max(got["thm1"], axis=0)),
+        muZ=float(jnp.max(got["muZ"])),
+        muZ_upper=float(jnp.max(got["muZ_upper"])),
+        mu2=float(jnp.max(got["mu2"])),
+        rate=float(net.rate()),
+        soderlind=sod,
         prop56={k: float(jnp.max(got[k])) for k in ("L_zh", "L_wh", "L_zu", "L_wu")},
         table2={k: float(jnp.max(got[k])) for k in ("L_w_f", "L_xw_f", "L_ww_f", "L_xx_f")},
-        prop7_tight=_prop7_tight(net, args, xs[0]), prop4=_prop4_static(net, args, scale, k[1], quick),
+        prop7_tight=_prop7_tight(net, args, xs[0]),
+        prop4=_prop4_static(net, args, scale, k[1], quick),
         N4=8 if quick else 32,
     )
 
 
 def _soderlind(net, args, xs, ys, ws, p1, p2):
-    n = xs.shape[1]
 
     def one(x1, y1, x2, y2, w):
         ux1, uy1, _ = sf.vector_field(net, x1, y1, w, args)
@@ -333,8 +392,10 @@ def structure(key):
     for p, w in ((np.inf, eta), (1, eta), (2, P)):
         q, wd = cx.norms.dual(p, w)
         gaps.append(jnp.abs(ln(A, p, w) - ln(At, q, wd)))
-    defs = [jnp.abs(ln(A, p, w) - cx.norms.lognorm_by_definition(A, p, w))
-            for p, w in ((1, None), (2, None), (np.inf, None), (np.inf, eta), (2, P))]
+    defs = [
+        jnp.abs(ln(A, p, w) - cx.norms.lognorm_by_definition(A, p, w))
+        for p, w in ((1, None), (2, None), (np.inf, None), (np.inf, eta), (2, P))
+    ]
     scales, table1, rates, mus = (10.0, 100.0), [], [], []
     for s in scales:
         v = jnp.tril(jax.random.normal(k[3], (8, 8)), -1) * s
@@ -345,8 +406,12 @@ def structure(key):
         mus.append(float(jnp.max(ln(J, np.inf, jnp.broadcast_to(w_eta, (256, 8))))))
         rates.append(float(rate))
     return dict(
-        duality=float(max(jnp.max(g) for g in gaps)), definition=float(max(jnp.max(g) for g in defs)),
-        count=count, ff_scale=np.array(scales), ff_table1=np.array(table1), ff_rate=np.array(rates),
+        duality=float(max(jnp.max(g) for g in gaps)),
+        definition=float(max(jnp.max(g) for g in defs)),
+        count=count,
+        ff_scale=np.array(scales),
+        ff_table1=np.array(table1),
+        ff_rate=np.array(rates),
         ff_mu=np.array(mus),
     )
 
@@ -355,8 +420,18 @@ def structure(key):
 
 
 def _train(net, args, x0, w0, tau, t1, max_steps=100_000):
-    tr = sf.simulate(net, x0, jnp.zeros_like(x0), w0, args, tau, t1, saveat=_saveat(t1, 21),
-                     stepsize_controller=_ctrl(), max_steps=max_steps)
+    tr = sf.simulate(
+        net,
+        x0,
+        jnp.zeros_like(x0),
+        w0,
+        args,
+        tau,
+        t1,
+        saveat=_saveat(t1, 21),
+        stepsize_controller=_ctrl(),
+        max_steps=max_steps,
+    )
     out = _traj(tr)
     return dict(loss=out["loss"], ratio=out["descent_ratio"], ok=out["ok"], ts=out["ts"], tau=tau)
 
@@ -370,28 +445,57 @@ def examples(key, quick):
     scale = sf.timescale(net3.bounds(), alpha=0.25)
     boot = sf.bootstrap(net3, jnp.full((n,), 0.5), jnp.zeros(n), w3, args3, scale)
     t3 = 10.0 if quick else 50.0
-    tr = sf.simulate(net3, boot.x, boot.y, w3, args3, scale.tau, t3, saveat=_saveat(t3, 41),
-                     stepsize_controller=_ctrl(), max_steps=1_000_000)
+    tr = sf.simulate(
+        net3,
+        boot.x,
+        boot.y,
+        w3,
+        args3,
+        scale.tau,
+        t3,
+        saveat=_saveat(t3, 41),
+        stepsize_controller=_ctrl(),
+        max_steps=1_000_000,
+    )
     out3 = _traj(tr)
     sd = _scale_dict(scale)
-    ex3 = dict(tau=float(scale.tau), loss=out3["loss"], ratio=out3["descent_ratio"], ts=out3["ts"],
-               ok=out3["ok"] and bool(boot.satisfied), margin=_invariant_margin(out3, sd), n=n,
-               beta_x=float(net3.rate()), t1=t3, scale=sd)
+    ex3 = dict(
+        tau=float(scale.tau),
+        loss=out3["loss"],
+        ratio=out3["descent_ratio"],
+        ts=out3["ts"],
+        ok=out3["ok"] and bool(boot.satisfied),
+        margin=_invariant_margin(out3, sd),
+        n=n,
+        beta_x=float(net3.rate()),
+        t1=t3,
+        scale=sd,
+    )
     # Example 2 (reservoir + readout), hand τ
     n1, n2, m2 = 2, 6, 3
     k2 = jax.random.split(k[1], 4)
     v2 = jax.random.normal(k2[0], (n2, n2)) * (1 - jnp.eye(n2))
     net2 = sf.ReservoirReadoutNetwork(2.0 * v2 / jnp.max(jnp.sum(jnp.abs(v2), 1)), n1=n1)
-    args2 = (jax.random.normal(k2[1], (m2,)), jax.random.uniform(k2[2], (n1,), minval=0.2, maxval=0.8))
+    args2 = (
+        jax.random.normal(k2[1], (m2,)),
+        jax.random.uniform(k2[2], (n1,), minval=0.2, maxval=0.8),
+    )
     w2 = {"w": 0.1 * jax.random.normal(k2[3], (n1, n2)), "u": jnp.zeros((n2, m2))}
-    ex2 = _train(net2, args2, jnp.full((n1 + n2,), 0.5), w2, 0.05, t1) | {"rate": float(net2.rate())}
+    ex2 = _train(net2, args2, jnp.full((n1 + n2,), 0.5), w2, 0.05, t1) | {
+        "rate": float(net2.rate())
+    }
     # eq. 7.4 (1-norm), hand τ
     nn = 8
     k4 = jax.random.split(k[2], 4)
     mask = (jax.random.uniform(k4[0], (nn, nn)) < 0.5) * (1 - jnp.eye(nn))
     sign = jnp.where(jnp.arange(nn) % 3 == 0, -1.0, 1.0)
-    net4 = sf.BoundedWeightNetwork(sign * 2.0 / jnp.maximum(mask.sum(0), 1.0), mask, n_out=3, norm="one")
-    args4 = (jax.random.normal(k4[1], (nn,)), jax.random.uniform(k4[2], (3,), minval=0.2, maxval=0.8))
+    net4 = sf.BoundedWeightNetwork(
+        sign * 2.0 / jnp.maximum(mask.sum(0), 1.0), mask, n_out=3, norm="one"
+    )
+    args4 = (
+        jax.random.normal(k4[1], (nn,)),
+        jax.random.uniform(k4[2], (3,), minval=0.2, maxval=0.8),
+    )
     w4 = 0.5 * jax.random.normal(k4[3], (nn, nn))
     ex74 = _train(net4, args4, jnp.full((nn,), 0.5), w4, 0.05, t1) | {"rate": float(net4.rate())}
     return dict(ex3=ex3, ex2=ex2, ex74=ex74)
@@ -420,7 +524,8 @@ def draw(props, ex1, alpha, examples):
     caps["propositions_1_2"] = (
         "Flynn 2015 §3, Props. 1–2 (no figure in the paper): left, two adjoints of Example 3 "
         "(∞-norm) approach each other at least as fast as the forward rate β_x; right, the "
-        "adjoint stays in the ball ‖y‖₁ ≤ L_x g/β_x.")
+        "adjoint stays in the ball ‖y‖₁ ≤ L_x g/β_x."
+    )
     tr, gf, sc = ex1["traj"], ex1["gf"], ex1["scale"]
     fig, ax = plt.subplots(1, 3, figsize=(14, 3.6))
     ax[0].semilogy(tr["ts"], tr["loss"], label="slow-fast, τ = τ_bound")
@@ -441,7 +546,8 @@ def draw(props, ex1, alpha, examples):
     caps["example1"] = (
         "Flynn 2015 §7 Example 1 with the recipe's τ (no figure in the paper): the true objective "
         "along the slow-fast flow against the exact gradient flow; the descent ratio of eq. 4.1 "
-        "below α; and the margin of Theorem 3's set c‖h‖_W ≥ ‖u‖_Z for τ ≤ τ_bound (≥ 0 inside).")
+        "below α; and the margin of Theorem 3's set c‖h‖_W ≥ ‖u‖_Z for τ ≤ τ_bound (≥ 0 inside)."
+    )
     sw = ex1["sweep"]
     fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
     ax[0].loglog(sw["factors"], sw["ratio_max"], "o-", label="max_t ratio, α = ¼")
@@ -450,7 +556,9 @@ def draw(props, ex1, alpha, examples):
     ax[0].set(xlabel="τ / τ_bound", ylabel="max_t descent ratio", title="τ sweep")
     ax[0].legend(fontsize=8)
     ax[1].semilogx(alpha["alphas"], alpha["taus"] / sc["tau"], "o-", label="τ_bound(α)")
-    ax[1].semilogx(alpha["alphas"], alpha["tau_needed"], "s--", label="largest swept τ with ratio ≤ α")
+    ax[1].semilogx(
+        alpha["alphas"], alpha["tau_needed"], "s--", label="largest swept τ with ratio ≤ α"
+    )
     ax[1].set(xlabel="α", ylabel="τ / τ_bound(¼)", title="trade-off: small α needs small τ")
     ax[1].legend(fontsize=8)
     fig.tight_layout()
@@ -458,10 +566,15 @@ def draw(props, ex1, alpha, examples):
     caps["tau_sweep"] = (
         "Flynn 2015 §5–§7 (Thm. 3 and the Example 1 trade-off; no figure in the paper): left, the "
         "worst descent ratio over τ from ¼ to 1000 τ_bound; right, the recipe's τ as a function "
-        "of α and the largest swept τ at which the ratio stayed below α.")
+        "of α and the largest swept τ at which the ratio stayed below α."
+    )
     ex = examples
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
-    ax.semilogy(ex["ex3"]["ts"], ex["ex3"]["loss"], label=f"Example 3 (7.3), τ_bound = {ex['ex3']['tau']:.2g}")
+    ax.semilogy(
+        ex["ex3"]["ts"],
+        ex["ex3"]["loss"],
+        label=f"Example 3 (7.3), τ_bound = {ex['ex3']['tau']:.2g}",
+    )
     ax.semilogy(ex["ex2"]["ts"], ex["ex2"]["loss"], label="Example 2, τ = 0.05")
     ax.semilogy(ex["ex74"]["ts"], ex["ex74"]["loss"], label="eq. 7.4, τ = 0.05")
     ax.set(xlabel="t", ylabel="g(x*(w(t)))", title="training with the local rule")
@@ -471,5 +584,6 @@ def draw(props, ex1, alpha, examples):
     caps["examples_2_3"] = (
         "Flynn 2015 §7 Examples 2–3 (no figure in the paper): the true objective while the "
         "networks with sigmoid-bounded weights learn with the local rule; Example 3 at the τ of "
-        "its derived bounds, the other two at a hand-picked τ.")
+        "its derived bounds, the other two at a hand-picked τ."
+    )
     return figs, caps

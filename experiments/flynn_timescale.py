@@ -12,13 +12,9 @@ from __future__ import annotations
 
 import time
 
-import diffrax
 import jax
-import jax.numpy as jnp
 import numpy as np
 
-import contractax as cx
-from contractax import slowfast as sf
 from experiments import _flynn_parts as parts
 from experiments._cache import cached
 from experiments._report import Claim, Result
@@ -126,8 +122,7 @@ def judge_invariant(e):
             "forward invariant",
             "min over τ ∈ {" + ", ".join(f"{f:g}" for f in inv["factors"]) + "}·τ_bound and "
             "saved t of (c‖h‖_W − ‖u‖_Z)/(c‖h‖_W) ≥ 0",
-            f"{worst:.3g} (per τ: " + ", ".join(f"{m:.3g}" for m in np.min(inv["margin"], 1))
-            + ")",
+            f"{worst:.3g} (per τ: " + ", ".join(f"{m:.3g}" for m in np.min(inv["margin"], 1)) + ")",
             worst >= 0 and inv["ok"],
             f"Started on the set (bootstrap); ‖u‖_Z = p1‖f‖_2 + p2‖yD_xf − D_xg‖_2, ‖h‖_F at "
             f"{inv['margin'].shape[1]} saved times each.",
@@ -182,9 +177,13 @@ def judge_alpha(a):
             "a small α requires a small τ",
             "τ_bound(α) increasing; ratio ≤ α at τ_bound(α) for every α; the largest swept τ "
             "with ratio ≤ α is non-decreasing in α",
-            "α = " + ", ".join(f"{x:g}" for x in a["alphas"]) + " → τ_bound = "
-            + ", ".join(f"{x:.3g}" for x in a["taus"]) + "; max ratio at τ_bound(α) = "
-            + ", ".join(f"{x:.3g}" for x in a["ratio_max"]) + "; largest τ/τ_b(¼) with ratio "
+            "α = "
+            + ", ".join(f"{x:g}" for x in a["alphas"])
+            + " → τ_bound = "
+            + ", ".join(f"{x:.3g}" for x in a["taus"])
+            + "; max ratio at τ_bound(α) = "
+            + ", ".join(f"{x:.3g}" for x in a["ratio_max"])
+            + "; largest τ/τ_b(¼) with ratio "
             "≤ α = " + ", ".join(f"{x:.3g}" for x in emp),
             inc_bound and bool(held.all()) and inc_emp,
             "Each α bootstrapped with its own c, then simulated at its own τ_bound(α) "
@@ -216,8 +215,7 @@ def judge_sampled(s):
             f"sampled μ_Z(J) ≤ −β = {-b['beta']:.4g}; Söderlind: min ‖Δu‖_Z/‖Δz‖_Z ≥ β",
             f"max sampled μ_Z = {s['muZ']:.4g} (Thm-1 upper estimate {s['muZ_upper']:.4g}); "
             f"min ‖Δu‖_Z/‖Δz‖_Z = {s['soderlind']:.4g}",
-            s["muZ"] <= -b["beta"] and s["muZ_upper"] <= -b["beta"]
-            and s["soderlind"] >= b["beta"],
+            s["muZ"] <= -b["beta"] and s["muZ_upper"] <= -b["beta"] and s["soderlind"] >= b["beta"],
             "Same samples; recipe's p1 = 1, p2 = β_x/(2K); pairs (z1, z2) in U with a common w.",
             ("000-8", "000-12"),
         ),
@@ -289,8 +287,11 @@ def judge_structure(d):
                 f"scale {s:g}: Table-1 min {t:.3g}, rate {r:.3g}, μ {m:.3g}"
                 for s, t, r, m in zip(d["ff_scale"], d["ff_table1"], d["ff_rate"], d["ff_mu"])
             ),
-            bool(np.all(d["ff_rate"] > 0) and np.all(d["ff_mu"] <= -d["ff_rate"] + 1e-12)
-                 and np.all(d["ff_table1"] >= 1)),
+            bool(
+                np.all(d["ff_rate"] > 0)
+                and np.all(d["ff_mu"] <= -d["ff_rate"] + 1e-12)
+                and np.all(d["ff_table1"] >= 1)
+            ),
             "Strictly lower-triangular v (n = 8) scaled ×10, ×100; η from "
             "contraction.optimal_rate(|v|) (Perron vector); 256 random states and slopes.",
             ("000-21",),
@@ -308,7 +309,9 @@ def judge_examples(x):
             f"max_t ratio ≤ α = 0.25 at τ_bound = {e3['tau']:.3g}; g(t1) < g(0); Thm 3 set kept",
             f"max ratio {np.nanmax(e3['ratio']):.3g}; g {e3['loss'][0]:.4g} → "
             f"{e3['loss'][-1]:.4g}; min invariant margin {np.min(e3['margin']):.3g}",
-            np.nanmax(e3["ratio"]) <= 0.25 and e3["loss"][-1] < e3["loss"][0] and e3["ok"]
+            np.nanmax(e3["ratio"]) <= 0.25
+            and e3["loss"][-1] < e3["loss"][0]
+            and e3["ok"]
             and np.min(e3["margin"]) >= 0,
             f"n = {e3['n']}, rate β_x = {e3['beta_x']:.3f}; bounds from "
             "BoundedWeightNetwork.bounds() (∞-norm, Frobenius on w; Table 3 plus the σ' term of "
@@ -346,10 +349,16 @@ def run(quick: bool = True) -> Result:
     t_start = time.perf_counter()
     mode = "quick" if quick else "full"
     key = jax.random.split(jax.random.PRNGKey(0), 6)
-    props = cached(f"flynn_timescale/{mode}/propositions", lambda: parts.propositions(key[0], quick))
+    props = cached(
+        f"flynn_timescale/{mode}/propositions", lambda: parts.propositions(key[0], quick)
+    )
     ex1 = cached(f"flynn_timescale/{mode}/example1", lambda: parts.example1(key[1], quick))
-    alpha = cached(f"flynn_timescale/{mode}/alpha", lambda: parts.alpha_tradeoff(key[1], ex1, quick))
-    sampled = cached(f"flynn_timescale/{mode}/sampled", lambda: parts.sampled(key[1], key[2], quick))
+    alpha = cached(
+        f"flynn_timescale/{mode}/alpha", lambda: parts.alpha_tradeoff(key[1], ex1, quick)
+    )
+    sampled = cached(
+        f"flynn_timescale/{mode}/sampled", lambda: parts.sampled(key[1], key[2], quick)
+    )
     structure = cached(f"flynn_timescale/{mode}/structure", lambda: parts.structure(key[3]))
     examples = cached(f"flynn_timescale/{mode}/examples", lambda: parts.examples(key[4], quick))
     claims = (
@@ -364,7 +373,9 @@ def run(quick: bool = True) -> Result:
     elapsed = time.perf_counter() - t_start
     metrics = dict(
         example1_timescale=ex1["scale"],
-        example1=dict(tau=ex1["scale"]["tau"], ratio_max=float(np.nanmax(ex1["traj"]["descent_ratio"]))),
+        example1=dict(
+            tau=ex1["scale"]["tau"], ratio_max=float(np.nanmax(ex1["traj"]["descent_ratio"]))
+        ),
         sweep=ex1["sweep"],
         alpha=alpha,
         example3_timescale=examples["ex3"]["scale"],

@@ -10,6 +10,7 @@ from .implicit import (
     mu_infinity_parametrisation as mu_infinity_parametrisation,
 )
 from .language import LSTMLanguageModel as LSTMLanguageModel
+from .lbdn import LBDN as LBDN, OrthogonalLinear as OrthogonalLinear, SandwichLayer as SandwichLayer
 from .lstm import (
     GRUCell as GRUCell,
     LSTMCell as LSTMCell,
@@ -20,6 +21,11 @@ from .mondeq import (
     MonotoneDEQ as MonotoneDEQ,
     monotone_parameters as monotone_parameters,
     monotone_parametrisation as monotone_parametrisation,
+)
+from .ren import (
+    ContractingREN as ContractingREN,
+    LipschitzREN as LipschitzREN,
+    RENExplicit as RENExplicit,
 )
 from .residual import (
     ResidualCell as ResidualCell,
