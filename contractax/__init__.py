@@ -15,6 +15,7 @@ from . import (
     models as models,
     norms as norms,
     ntk as ntk,
+    plot as plot,
     rnn as rnn,
     slowfast as slowfast,
     solvers as solvers,

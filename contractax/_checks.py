@@ -205,3 +205,41 @@ def upcast(x: Array) -> tuple[Array, Any]:
     if x.dtype in LOW_PRECISION:
         return x.astype(jnp.float32), x.dtype
     return x, x.dtype
+
+
+# ---------------------------------------------------------------------------------------------
+# Converters for configuration modules: `eqx.field(converter=count("Anderson(history)"))`
+# validates once, at construction, and normalises NumPy/0-d JAX scalars to Python numbers.
+
+
+def _scalar(value):
+    if isinstance(value, (np.ndarray, jax.Array)) and np.ndim(value) == 0 and _is_concrete(value):
+        return value.item()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def count(name: str, *, minimum: int = 1):
+    """A converter: an integer ≥ `minimum` (NumPy integers accepted), as a Python int."""
+    return lambda value: check_count(value, name, minimum=minimum)
+
+
+def real_in(name: str, lo: float, hi: float, closed: str = "neither"):
+    """A converter: a real number in the interval, as a Python float when concrete."""
+    return lambda value: _scalar(check_in_interval(_scalar(value), name, lo, hi, closed=closed))
+
+
+def positive(name: str):
+    """A converter: a finite real number > 0, as a Python float when concrete."""
+    return lambda value: _scalar(check_positive(_scalar(value), name))
+
+
+def nonnegative(name: str):
+    """A converter: a finite real number ≥ 0, as a Python float when concrete."""
+    return lambda value: _scalar(check_positive(_scalar(value), name, allow_zero=True))
+
+
+def optional(converter):
+    """A converter that lets None through."""
+    return lambda value: None if value is None else converter(value)

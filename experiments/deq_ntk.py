@@ -378,7 +378,7 @@ def _part_b(quick, claims, figs, metrics, data, trained):
             ylabel="‖f(z)−z‖/‖f(z)‖",
         )
         coords, ev = _pca_coords(np.asarray(zs))
-        cx.landscape.trajectory_plot(
+        cx.plot.trajectory_plot(
             coords,
             labels=labels,
             ax=axes[1, col],
@@ -426,7 +426,7 @@ def _part_b(quick, claims, figs, metrics, data, trained):
     for ax, (name, p) in zip(axes, stages):
         zs, res = paths(p, xs, steps)
         coords, ev = _pca_coords(np.asarray(zs))
-        cx.landscape.trajectory_plot(
+        cx.plot.trajectory_plot(
             coords, labels=labels, ax=ax, title=f"{name} (EV {ev.sum():.2f})"
         )
         res = np.asarray(res)
@@ -500,7 +500,7 @@ def _part_c(quick, claims, figs, metrics, data):
         surfaces[name] = z
     fig, axes = plt.subplots(1, 4, figsize=(17, 4))
     for ax, (name, z) in zip(axes, surfaces.items()):
-        cx.landscape.contour_plot(
+        cx.plot.contour_plot(
             alphas,
             alphas,
             z,
@@ -510,7 +510,7 @@ def _part_c(quick, claims, figs, metrics, data):
         )
     fig.tight_layout()
     figs["landscapes_contour"] = fig
-    figs["landscape_deq_3d"] = cx.landscape.surface_plot(
+    figs["landscape_deq_3d"] = cx.plot.surface_plot(
         alphas, alphas, np.minimum(surfaces["DEQ"], 8), title="DEQ loss surface"
     )
     metrics["landscapes"] = out

@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from .._checks import count, optional, positive
 from ._loop import _DONE, iterate
 from ._results import RESULTS
 from ._solvers import AbstractSolver
@@ -116,8 +117,19 @@ class ImplicitAdjoint(AbstractAdjoint):
     """
 
     solver: AbstractSolver | None = None
-    tol: float | None = None
-    max_steps: int | None = None
+    tol: float | None = eqx.field(
+        default=None, converter=optional(positive("ImplicitAdjoint(tol)"))
+    )
+    max_steps: int | None = eqx.field(
+        default=None, converter=optional(count("ImplicitAdjoint(max_steps)", minimum=0))
+    )
+
+    def __check_init__(self):
+        if self.solver is not None and not isinstance(self.solver, AbstractSolver):
+            raise ValueError(
+                f"ImplicitAdjoint(solver) must be a contractax solver such as Anderson(), "
+                f"got {self.solver!r}."
+            )
 
     def linear_solves(self, solver, tol, max_steps, norm, throw):
         s = fixed_point_linear_solve(
@@ -160,11 +172,7 @@ class NeumannAdjoint(AbstractAdjoint):
     converges to the implicit gradient when ρ(J) < 1 (seed 004 §2.3.1).
     """
 
-    terms: int = 5
-
-    def __check_init__(self):
-        if not isinstance(self.terms, int) or self.terms < 0:
-            raise ValueError(f"NeumannAdjoint(terms) must be an int >= 0, got {self.terms!r}.")
+    terms: int = eqx.field(default=5, converter=count("NeumannAdjoint(terms)", minimum=0))
 
     def linear_solves(self, solver, tol, max_steps, norm, throw):
         def solve(matvec, b):

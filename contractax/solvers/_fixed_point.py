@@ -8,28 +8,85 @@ from typing import Any
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from .._checks import check_count, check_in_interval, check_positive
 from ._adjoints import AbstractAdjoint, ImplicitAdjoint
-from ._loop import default_tol, make_norm, to_result
+from ._loop import _DONE, default_tol, make_norm, to_result
 from ._results import RESULTS, Solution
 from ._solvers import AbstractSolver, Anderson
 
+_RHO = "`contraction` (a contraction factor ρ)"
+
 
 def _check_contraction(contraction):
+    """None, or ρ ∈ [0, 1) as an array; a concrete value out of range raises now."""
     if contraction is None:
         return None
-    if isinstance(contraction, (int, float)) and not 0.0 <= contraction < 1.0:
-        raise ValueError(
-            f"`contraction` is a contraction factor rho and must satisfy 0 <= rho < 1, "
-            f"got {contraction!r}."
-        )
+    if not isinstance(contraction, jax.core.Tracer):
+        check_in_interval(contraction, _RHO, 0.0, 1.0, closed="left")
     return jnp.asarray(contraction)
 
 
-def finish(z, status, num_steps, abs_res, z_norm, contraction, throw) -> tuple[Any, RESULTS, dict]:
-    """Build (value, result, stats) from the loop outputs, raising if asked."""
+def guard_contraction(z, contraction):
+    """Tie the run-time check of a traced ρ to z, so it fires whenever z is used."""
+    if contraction is None:
+        return z
+    bad = ~jnp.all((contraction >= 0) & (contraction < 1))
+    return eqx.error_if(z, bad, f"{_RHO} must be a real number in [0, 1).")
+
+
+def check_tol(tol, dtype) -> float:
+    """The default tolerance for `dtype`, or a concrete finite tol > 0 as a Python float."""
+    if tol is None:
+        return default_tol(dtype)
+    if isinstance(tol, jax.core.Tracer):
+        raise ValueError(
+            "`tol` must be a concrete number (it is part of the compiled solver), got a traced "
+            "value; pass it as a Python float."
+        )
+    check_positive(tol, "`tol` (the relative tolerance of the solve)")
+    return float(tol)
+
+
+@jax.custom_jvp
+def _nan_derivative_unless(z, dyn, ok):
+    """The identity on z whose derivatives are NaN where `ok` is False.
+
+    Tangent: ż·s + c·Σθ̇ with s = 1, c = 0 where ok and s = c = NaN elsewhere — linear in
+    (ż, θ̇), so its transpose gives NaN cotangents to z's producers *and* to every parameter
+    leaf θ, even those whose path to z is masked by a ReLU's select (0·NaN there would be 0).
+    """
+    return z
+
+
+@_nan_derivative_unless.defjvp
+def _nan_derivative_unless_jvp(primals, tangents):
+    z, dyn, ok = primals
+    dz, tdyn, _ = tangents
+    s = jnp.where(ok, 1.0, jnp.nan).astype(dz.dtype)
+    c = jnp.where(ok, 0.0, jnp.nan).astype(dz.dtype)
+    total = sum(
+        (
+            jnp.sum(t).astype(dz.dtype)
+            for t, p in zip(jax.tree_util.tree_leaves(tdyn), jax.tree_util.tree_leaves(dyn))
+            if jnp.issubdtype(jnp.result_type(p), jnp.inexact)
+        ),
+        jnp.zeros((), dz.dtype),
+    )
+    return z, dz * s + c * total
+
+
+def finish(
+    z, status, num_steps, abs_res, z_norm, contraction, throw, dyn
+) -> tuple[Any, RESULTS, dict]:
+    """Build (value, result, stats) from the loop outputs (`dyn`: the differentiated
+    parameters), raising if asked."""
     result = to_result(status)
+    # derivatives through an unsuccessful solve are NaN, never finite and wrong (seed 004 §2.1.3
+    # differentiates the *solution*; an unconverged iterate has no such derivative)
+    z = _nan_derivative_unless(z, dyn, status == _DONE)
     if throw:
         z = result.error_if(z, result != RESULTS.successful)
     stats = {
@@ -51,7 +108,7 @@ def fixed_point(
     solver=Anderson(),
     adjoint=ImplicitAdjoint(),
     tol: float | None = None,
-    max_steps: int = 256,
+    max_steps: int | np.integer = 256,
     norm: Any = 2,
     contraction=None,
     throw: bool = False,
@@ -106,20 +163,27 @@ def fixed_point(
         raise ValueError(
             f"`adjoint` must be a contractax adjoint such as ImplicitAdjoint(), got {adjoint!r}."
         )
-    if not isinstance(max_steps, int) or max_steps < 0:
-        raise ValueError(f"`max_steps` must be a non-negative int, got {max_steps!r}.")
-    contraction = _check_contraction(contraction)
+    max_steps = check_count(max_steps, "`max_steps`", minimum=0)
+    if not isinstance(throw, (bool, np.bool_)):
+        raise ValueError(f"`throw` must be True or False, got {throw!r}.")
     leaves = jax.tree_util.tree_leaves(z0)
     if not leaves:
         raise ValueError(
             "`z0` has no array leaves; the state of a fixed-point problem cannot be empty."
         )
-    flat0, unravel = ravel_pytree(z0)
-    if not jnp.issubdtype(flat0.dtype, jnp.floating):
-        raise ValueError(f"`z0` must be floating point, got dtype {flat0.dtype}.")
+    dtype = jnp.result_type(*leaves)
+    if not jnp.issubdtype(dtype, jnp.floating):
+        raise ValueError(f"`z0` must be floating point, got dtype {dtype}.")
+    tol = check_tol(tol, dtype)
+    normfn = make_norm(norm)
+    _check_contraction(contraction)  # concrete: a ValueError now, not from inside the trace
+    return _solve(f, z0, args, solver, adjoint, tol, max_steps, normfn, contraction, bool(throw))
+
+
+def _check_structure(f, z0, args):
     out = jax.eval_shape(f, z0, args)
-    in_struct = jax.tree_util.tree_structure(z0)
-    if jax.tree_util.tree_structure(out) != in_struct or any(
+    leaves = jax.tree_util.tree_leaves(z0)
+    if jax.tree_util.tree_structure(out) != jax.tree_util.tree_structure(z0) or any(
         jnp.shape(a) != b.shape for a, b in zip(leaves, jax.tree_util.tree_leaves(out))
     ):
         raise ValueError(
@@ -127,14 +191,22 @@ def fixed_point(
             f"{jax.tree_util.tree_map(lambda a: a.shape, out)} for z0 of shapes "
             f"{jax.tree_util.tree_map(jnp.shape, z0)}."
         )
+
+
+@eqx.filter_jit
+def _solve(f, z0, args, solver, adjoint, tol, max_steps, normfn, contraction, throw):
+    # Compiled once per (f, shapes, configuration): an eager call in a notebook costs one
+    # dispatch, not a trace; under an outer jit/vmap/grad this inlines.
+    _check_structure(f, z0, args)
+    contraction = _check_contraction(contraction)
+    flat0, unravel = ravel_pytree(z0)
     dtype = flat0.dtype
-    tol = default_tol(dtype) if tol is None else float(tol)
-    normfn = make_norm(norm)
+    flat0 = guard_contraction(flat0, contraction)
     dyn, static = eqx.partition(args, eqx.is_array)
 
     def fn(z, d):
         return ravel_pytree(f(unravel(z), eqx.combine(d, static)))[0].astype(dtype)
 
     z, status, k, r, zn = adjoint.solve(fn, solver, flat0, dyn, tol, max_steps, normfn, throw)
-    z, result, stats = finish(z, status, k, r, zn, contraction, throw)
+    z, result, stats = finish(z, status, k, r, zn, contraction, throw, dyn)
     return Solution(unravel(z), result, stats)

@@ -22,16 +22,31 @@ def default_tol(dtype) -> float:
     return float(np.finfo(np.dtype(dtype)).eps ** 0.75)
 
 
+def _norm2(x):
+    return jnp.sqrt(jnp.sum(x * x))
+
+
+def _norm1(x):
+    return jnp.sum(jnp.abs(x))
+
+
+def _norm_inf(x):
+    return jnp.max(jnp.abs(x), initial=0.0)
+
+
 def make_norm(norm) -> Callable:
-    """A vector norm from `2`, `1`, `jnp.inf` or a callable."""
+    """A vector norm from `2`, `1`, `jnp.inf` or a callable (module-level functions, so a
+    compiled solve is cached across calls)."""
     if callable(norm):
         return norm
-    if norm == 2:
-        return lambda x: jnp.sqrt(jnp.sum(x * x))
-    if norm == 1:
-        return lambda x: jnp.sum(jnp.abs(x))
-    if norm == jnp.inf or norm == np.inf:
-        return lambda x: jnp.max(jnp.abs(x), initial=0.0)
+    if isinstance(norm, (bool, np.bool_, str)):
+        pass
+    elif norm == 2:
+        return _norm2
+    elif norm == 1:
+        return _norm1
+    elif norm == jnp.inf or norm == np.inf:
+        return _norm_inf
     raise ValueError(f"`norm` must be 1, 2, jnp.inf or a callable on a flat vector, got {norm!r}.")
 
 

@@ -13,6 +13,8 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
+from .._checks import count, nonnegative, real_in
+
 Vec = Float[Array, " n"]
 
 
@@ -76,11 +78,7 @@ class Relaxed(AbstractSolver):
     Source: seed 001 §"On fixed point algorithms and Banach contractions".
     """
 
-    alpha: float = 0.5
-
-    def __check_init__(self):
-        if not isinstance(self.alpha, (int, float)) or not 0.0 < self.alpha <= 1.0:
-            raise ValueError(f"Relaxed(alpha) needs 0 < alpha <= 1, got alpha={self.alpha!r}.")
+    alpha: float = eqx.field(default=0.5, converter=real_in("Relaxed(alpha)", 0.0, 1.0, "right"))
 
     def step(self, z, fz, state, args=None):
         return z + self.alpha * (fz - z), state
@@ -106,17 +104,9 @@ class Anderson(AbstractSolver):
     Source: seed 004 §2.1.2 (Anderson 1965; Walker & Ni 2011).
     """
 
-    history: int = 5
-    mixing: float = 1.0
-    ridge: float = 1e-6
-
-    def __check_init__(self):
-        if not isinstance(self.history, int) or self.history < 1:
-            raise ValueError(f"Anderson(history) must be a positive int, got {self.history!r}.")
-        if not 0.0 < self.mixing <= 1.0:
-            raise ValueError(f"Anderson(mixing) needs 0 < mixing <= 1, got {self.mixing!r}.")
-        if not self.ridge >= 0.0:
-            raise ValueError(f"Anderson(ridge) must be >= 0, got {self.ridge!r}.")
+    history: int = eqx.field(default=5, converter=count("Anderson(history)"))
+    mixing: float = eqx.field(default=1.0, converter=real_in("Anderson(mixing)", 0.0, 1.0, "right"))
+    ridge: float = eqx.field(default=1e-6, converter=nonnegative("Anderson(ridge)"))
 
     def init(self, z, fz, args=None):
         m, n = self.history, z.shape[0]
@@ -174,11 +164,7 @@ class Broyden(AbstractSolver):
     Source: seed 004 §2.1.2 (Broyden 1965).
     """
 
-    memory: int = 16
-
-    def __check_init__(self):
-        if not isinstance(self.memory, int) or self.memory < 1:
-            raise ValueError(f"Broyden(memory) must be a positive int, got {self.memory!r}.")
+    memory: int = eqx.field(default=16, converter=count("Broyden(memory)"))
 
     def init(self, z, fz, args=None):
         m, n = self.memory, z.shape[0]

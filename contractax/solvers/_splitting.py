@@ -12,10 +12,12 @@ from collections.abc import Callable
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 
+from .._checks import check_count, positive
 from ._adjoints import AbstractAdjoint, ImplicitAdjoint, implicit_solve
-from ._fixed_point import _check_contraction, finish
-from ._loop import _DONE, default_tol, iterate, make_norm
+from ._fixed_point import _check_contraction, check_tol, finish, guard_contraction
+from ._loop import _DONE, iterate, make_norm
 from ._results import RESULTS, Solution
 from ._solvers import AbstractSolver
 
@@ -63,11 +65,7 @@ class ForwardBackward(eqx.Module):
     Source: seed 004 §2.3.2 and §3.2.2.
     """
 
-    alpha: float = 0.5
-
-    def __check_init__(self):
-        if not self.alpha > 0:
-            raise ValueError(f"ForwardBackward(alpha) needs alpha > 0, got {self.alpha!r}.")
+    alpha: float = eqx.field(default=0.5, converter=positive("ForwardBackward(alpha)"))
 
     def stepper(self, prox):
         return _FBStep(self.alpha, prox)
@@ -87,11 +85,7 @@ class PeacemanRachford(eqx.Module):
     Source: seed 004 §2.3.2 (Winston & Kolter 2020).
     """
 
-    alpha: float = 1.0
-
-    def __check_init__(self):
-        if not self.alpha > 0:
-            raise ValueError(f"PeacemanRachford(alpha) needs alpha > 0, got {self.alpha!r}.")
+    alpha: float = eqx.field(default=1.0, converter=positive("PeacemanRachford(alpha)"))
 
     def stepper(self, prox):
         return _PRStep(self.alpha, prox)
@@ -150,7 +144,7 @@ def monotone_solve(
     solver=PeacemanRachford(),
     adjoint=ImplicitAdjoint(),
     tol: float | None = None,
-    max_steps: int = 256,
+    max_steps: int | np.integer = 256,
     norm=2,
     contraction=None,
     throw: bool = False,
@@ -209,9 +203,17 @@ def monotone_solve(
     z0 = jnp.zeros_like(u) if z0 is None else jnp.asarray(z0, dtype)
     if z0.shape != u.shape:
         raise ValueError(f"`z0` must have the shape of `u`, {u.shape}; got {z0.shape}.")
-    contraction = _check_contraction(contraction)
-    tol = default_tol(dtype) if tol is None else float(tol)
+    tol = check_tol(tol, dtype)
+    max_steps = check_count(max_steps, "`max_steps`", minimum=0)
     normfn = make_norm(norm)
+    _check_contraction(contraction)
+    return _monotone(W, u, prox, z0, solver, adjoint, tol, max_steps, normfn, contraction, throw)
+
+
+@eqx.filter_jit
+def _monotone(W, u, prox, z0, solver, adjoint, tol, max_steps, normfn, contraction, throw):
+    contraction = _check_contraction(contraction)
+    z0 = guard_contraction(z0, contraction)
     dyn = {"W": W, "u": u}
     step = solver.stepper(prox)
 
@@ -230,5 +232,5 @@ def monotone_solve(
         z, status, k, r, zn = implicit_solve(forward, fn, z0, dyn, make)
     else:
         z, status, k, r, zn = adjoint.solve(fn, step, z0, dyn, tol, max_steps, normfn, throw)
-    z, result, stats = finish(z, status, k, r, zn, contraction, throw)
+    z, result, stats = finish(z, status, k, r, zn, contraction, throw, dyn)
     return Solution(z, result, stats)
