@@ -8,6 +8,8 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
+from ._failure import on_failure
+
 
 class DEQ(eqx.Module):
     """Deep equilibrium layer: $z^\\star(x)$ solves $z = \\text{cell}(z, x)$.
@@ -25,7 +27,10 @@ class DEQ(eqx.Module):
     - `solver`: a `contractax` solver (default `cx.Anderson()`); `adjoint`: a `contractax`
       adjoint (default `cx.ImplicitAdjoint()`).
     - `z_shape`: shape of the state (default: inferred from `z0` when called).
-    - `tol`, `max_steps`, `throw`: forwarded to `fixed_point`.
+    - `tol`, `max_steps`: forwarded to `fixed_point`.
+    - `throw`: what `layer(x)` does when the solve fails: raise the `RESULTS` message (`True`,
+      the default) or return NaN (with NaN derivatives) for that example (`False`).
+      `layer.solve(x)` returns the full `contractax.Solution` and never raises.
 
     ```python
     cell = lambda z, x: jnp.tanh(W @ z + U @ x)        # any equinox module works
@@ -53,7 +58,7 @@ class DEQ(eqx.Module):
         z_shape=None,
         tol=None,
         max_steps: int = 200,
-        throw: bool = False,
+        throw: bool = True,
     ):
         from .. import solvers
 
@@ -68,7 +73,8 @@ class DEQ(eqx.Module):
         self.throw = bool(throw)
 
     def solve(self, x, z0=None):
-        """Solve for the equilibrium; returns the full `contractax.Solution`."""
+        """Solve for the equilibrium; returns the full `contractax.Solution` (never raises:
+        read `sol.result`)."""
         from .. import solvers
 
         if z0 is None:
@@ -76,24 +82,25 @@ class DEQ(eqx.Module):
                 raise ValueError("DEQ needs `z0` or a `z_shape` given at construction.")
             z0 = jnp.zeros(self.z_shape, jnp.result_type(x))
         kwargs = {} if self.tol is None else {"tol": self.tol}
-        # the cell's arrays travel in `args` (so the adjoint sees them); the rest is closed over
-        params, static = eqx.partition(self.cell, eqx.is_array)
-
-        def f(z, args):
-            params, x = args
-            return eqx.combine(params, static)(z, x)
-
+        # the cell travels in `args`: its arrays are differentiated by the adjoint, the rest is
+        # static, and the module-level map keeps the compiled solve cached across calls
         return solvers.fixed_point(
-            f,
+            _apply_cell,
             z0,
-            (params, x),
+            (self.cell, x),
             solver=self.solver,
             adjoint=self.adjoint,
             max_steps=self.max_steps,
-            throw=self.throw,
+            throw=False,
             **kwargs,
         )
 
     def __call__(self, x, z0=None) -> Float[Array, "..."]:
-        """The equilibrium state $z^\\star(x)$."""
-        return self.solve(x, z0).value
+        """The equilibrium state $z^\\star(x)$ (raises or NaN on a failed solve, per `throw`)."""
+        sol = self.solve(x, z0)
+        return on_failure(sol, sol.value, self.throw)
+
+
+def _apply_cell(z, args):
+    cell, x = args
+    return cell(z, x)

@@ -12,7 +12,9 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .. import norms
+from .._checks import check_count, check_positive, check_shape
 from ._activation import check_slopes
+from ._failure import on_failure
 
 
 def mu_infinity_parametrisation(
@@ -66,6 +68,9 @@ class ImplicitNetwork(eqx.Module):
     - `weighted`: if False, the weights $d$ are kept at 0 (plain ℓ∞, as on the slides)
       and receive no gradient.
     - `tol`, `max_steps`: fixed-point tolerance and iteration cap. `key`: PRNG key.
+    - `throw`: what `net(u)` does when the solve fails: raise the `RESULTS` message (`True`,
+      the default) or return NaN outputs (and NaN derivatives) for that example (`False`).
+      `net.solve(u)` returns the full `contractax.Solution` and never raises.
 
     ```python
     net = cx.models.ImplicitNetwork(64, 100, 10, gamma=0.5, key=jax.random.PRNGKey(0))
@@ -88,6 +93,7 @@ class ImplicitNetwork(eqx.Module):
     weighted: bool = eqx.field(static=True)
     tol: float = eqx.field(static=True)
     max_steps: int = eqx.field(static=True)
+    throw: bool = eqx.field(static=True)
 
     def __init__(
         self,
@@ -101,6 +107,7 @@ class ImplicitNetwork(eqx.Module):
         weighted: bool = True,
         tol: float = 1e-6,
         max_steps: int = 300,
+        throw: bool = True,
         key: PRNGKeyArray,
         dtype=None,
     ):
@@ -126,7 +133,9 @@ class ImplicitNetwork(eqx.Module):
         self.activation = activation
         self.weighted = bool(weighted)
         self.tol = float(tol)
-        self.max_steps = int(max_steps)
+        self.max_steps = check_count(max_steps, "ImplicitNetwork(max_steps)")
+        check_positive(tol, "ImplicitNetwork(tol)")
+        self.throw = bool(throw)
 
     # ------------------------------------------------------------------ structure
     @property
@@ -186,16 +195,13 @@ class ImplicitNetwork(eqx.Module):
         """
         from .. import solvers
 
+        u = check_shape(u, "u (the ImplicitNetwork input)", (self.B.shape[1],))
         A = self.A
         alpha = jax.lax.stop_gradient(self.step_size())
         inj = self.B @ u + self.b
         x0 = jnp.zeros_like(self.b) if x0 is None else x0
         rho = jax.lax.stop_gradient(self.contraction_factor())
-        act = self.activation
-
-        def g(x, args):
-            A, inj, alpha = args
-            return (1.0 - alpha) * x + alpha * act(A @ x + inj)
+        g = _averaged
 
         solver = solvers.Picard() if solver is None else solver
         kwargs = {} if adjoint is None else {"adjoint": adjoint}
@@ -204,7 +210,7 @@ class ImplicitNetwork(eqx.Module):
         sol = solvers.fixed_point(
             g,
             x0,
-            (A, inj, alpha),
+            (A, inj, alpha, self.activation),
             solver=solver,
             tol=self.tol if tol is None else tol,
             max_steps=self.max_steps if max_steps is None else max_steps,
@@ -213,10 +219,21 @@ class ImplicitNetwork(eqx.Module):
         )
         x = jax.lax.stop_gradient(sol.value)
         eta = jax.lax.stop_gradient(self.eta)
-        resid = jnp.max(jnp.abs(g(x, jax.lax.stop_gradient((A, inj, alpha))) - x) / eta)
+        resid = jnp.max(
+            jnp.abs(g(x, (*jax.lax.stop_gradient((A, inj, alpha)), self.activation)) - x) / eta
+        )
         bound = jnp.max(eta) * resid / (1.0 - rho)
         return eqx.tree_at(lambda s: s.stats, sol, dict(sol.stats) | {"error_bound": bound})
 
+    solve = equilibrium  # the name every implicit model uses
+
     def __call__(self, u: Float[Array, " m"]) -> Float[Array, " q"]:
-        """Output $y = Cx^* + c$ for one input `u`."""
-        return self.C @ self.equilibrium(u).value + self.c
+        """Output $y = Cx^* + c$ for one input `u` `(m,)`; a failed solve raises the `RESULTS`
+        message (`throw=True`, the default) or gives NaN outputs for that example."""
+        sol = self.equilibrium(u)
+        return on_failure(sol, self.C @ sol.value + self.c, self.throw)
+
+
+def _averaged(x, args):
+    A, inj, alpha, act = args
+    return (1.0 - alpha) * x + alpha * act(A @ x + inj)

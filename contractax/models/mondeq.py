@@ -11,6 +11,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from ._failure import on_failure
+
 
 def monotone_parametrisation(
     A: Float[Array, "n n"], B: Float[Array, "n n"], m
@@ -68,17 +70,6 @@ def monotone_parameters(
     )
     A = (V * jnp.sqrt(jnp.maximum(lam, 0.0))[None, :]) @ V.T
     return A, -0.5 * K
-
-
-def _nan_if_failed(sol, y, throw: bool):
-    """The model convention for a failed solve: raise with the RESULTS message (throw=True) or
-    NaN outputs (throw=False; per example under vmap)."""
-    from .. import solvers
-
-    ok = sol.result == solvers.RESULTS.successful
-    if throw:
-        return sol.result.error_if(y, ~ok)
-    return jax.tree_util.tree_map(lambda a: jnp.where(ok, a, jnp.nan), y)
 
 
 class MonotoneDEQ(eqx.Module):
@@ -273,7 +264,7 @@ class MonotoneDEQ(eqx.Module):
     def features(self, x: Float[Array, "..."], *, solver=None, adjoint=None) -> Float[Array, " n"]:
         """The equilibrium $z^\\star(x)$, with the model's failure convention (see the class)."""
         sol = self.solve(x, solver=solver, adjoint=adjoint)
-        return _nan_if_failed(sol, sol.value, self.throw)
+        return on_failure(sol, sol.value, self.throw)
 
     def __call__(self, x: Float[Array, "..."], *, solver=None, adjoint=None):
         """Output $y = Cz^\\star + c$ (a scalar $u^\\top z^\\star$ for `out_size="scalar"`) for one
@@ -281,7 +272,7 @@ class MonotoneDEQ(eqx.Module):
         sol = self.solve(x, solver=solver, adjoint=adjoint)
         y = self.C @ sol.value
         y = y if self.c is None else y + self.c
-        return _nan_if_failed(sol, y, self.throw)
+        return on_failure(sol, y, self.throw)
 
 
 def _relu_prox(v, alpha):

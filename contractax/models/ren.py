@@ -53,6 +53,7 @@ from jaxtyping import Array, Float, PRNGKeyArray
 from .. import solvers
 from .._checks import check_count, check_in_interval, check_positive, check_shape
 from ._activation import check_slopes
+from ._failure import on_failure
 from ._ren_param import HIGHEST, guaranteed_rate, mm, solve, split_h
 
 __all__ = ["ContractingREN", "LipschitzREN", "RENExplicit"]
@@ -230,11 +231,7 @@ class _REN(eqx.Module):
         w, prec = sol.value, self.precision
         x_next = mm(e.A, x, prec) + mm(e.B1, w, prec) + mm(e.B2, u, prec) + e.bx
         y = mm(e.C2, x, prec) + mm(e.D21, w, prec) + mm(e.D22, u, prec) + e.by
-        failed = sol.result != solvers.RESULTS.successful
-        if self.throw:
-            return sol.result.error_if(x_next, failed), y
-        nan = jnp.asarray(jnp.nan, x_next.dtype)
-        return jnp.where(failed, nan, x_next), jnp.where(failed, nan, y)
+        return on_failure(sol, (x_next, y), self.throw)
 
     def __call__(self, x: Float[Array, " n"], u: Float[Array, " m"]):
         """One step: `(x_next, y)` for state `x` `(n,)` and input `u` `(m,)`; vmap for a batch."""

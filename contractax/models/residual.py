@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from .mondeq import _nan_if_failed
+from ._failure import on_failure
 
 
 def _normal_conv(conv: eqx.nn.Conv2d, std: float, key) -> eqx.nn.Conv2d:
@@ -209,7 +209,7 @@ class ResidualNetwork(eqx.Module):
         if self.depth is not None:
             return repeat(self.cell, self.injection(image), self.depth)
         sol = self.solve(image)
-        return _nan_if_failed(sol, sol.value, self.throw)
+        return on_failure(sol, sol.value, self.throw)
 
     def logits_unchecked(self, image: Float[Array, "..."]) -> Float[Array, " q"]:
         """Logits from the solver's last iterate, converged or not (see the class docstring)."""

@@ -181,7 +181,7 @@ def fixed_point(
 
 
 def _check_structure(f, z0, args):
-    out = jax.eval_shape(f, z0, args)
+    out = eqx.filter_eval_shape(f, z0, args)
     leaves = jax.tree_util.tree_leaves(z0)
     if jax.tree_util.tree_structure(out) != jax.tree_util.tree_structure(z0) or any(
         jnp.shape(a) != b.shape for a, b in zip(leaves, jax.tree_util.tree_leaves(out))
