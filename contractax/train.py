@@ -18,7 +18,10 @@ import numpy as np
 import optax
 from jaxtyping import Array, ArrayLike, Float, Int
 
+from ._batching import map_rows
+from ._checks import check_count, check_positive
 from .data import batches
+from .solvers import RESULTS
 
 
 def cross_entropy(model: Callable, x: Float[ArrayLike, "N d"], y: Int[ArrayLike, " N"]) -> Array:
@@ -35,10 +38,21 @@ def cross_entropy(model: Callable, x: Float[ArrayLike, "N d"], y: Int[ArrayLike,
 
 
 def predict(model: Callable, x, batch_size: int = 512) -> Array:
-    """Logits of `model` on `x` of shape `(N, d)`, computed in jitted chunks of `batch_size`."""
-    f = eqx.filter_jit(lambda m, xb: jax.vmap(m)(xb))
-    outs = [f(model, x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
-    return jnp.concatenate(outs)
+    """Logits of `model` on `x` of shape `(N, d)`, `batch_size` rows at a time.
+
+    One compiled program per (model structure, N, batch_size): calling it again on new
+    weights or data of the same shape does not retrace.
+    """
+    batch_size = check_count(batch_size, "`batch_size`")
+    x = jnp.asarray(x)
+    if x.ndim < 1 or x.shape[0] == 0:
+        raise ValueError(f"`x` must be a non-empty batch (N, ...), got shape {x.shape}.")
+    return _predict(model, x, batch_size)
+
+
+@eqx.filter_jit
+def _predict(model, x, batch_size):
+    return map_rows(model, x, chunk_size=batch_size)
 
 
 def accuracy(model: Callable, x, y, batch_size: int = 512) -> float:
@@ -47,10 +61,31 @@ def accuracy(model: Callable, x, y, batch_size: int = 512) -> float:
 
 
 class History(eqx.Module):
-    """Per-epoch training record: mean minibatch loss and, when an `eval_fn` was given, its values."""
+    """Per-epoch training record.
+
+    **Fields:**
+
+    - `loss`: mean minibatch loss over the steps that were applied (NaN if none was).
+    - `evals`: the values of `eval_fn(model)` after each epoch.
+    - `forward_converged`: fraction of the epoch's examples whose forward equilibrium solve
+      was `successful` (from `model.solve(x)` when the model has one; NaN otherwise —
+      not measured).
+    - `backward_converged`: fraction of the epoch's examples in minibatches whose gradient
+      was finite. A failed backward (adjoint) solve gives NaN derivatives (contractax never
+      returns a finite wrong one), and NaN in one example makes the batch gradient NaN, so
+      this is a per-batch count reported per example.
+    - `skipped`: number of steps skipped because the loss or a gradient was non-finite
+      (parameters and optimizer state are left unchanged by such a step).
+    - `opt_state`: the optimizer state after the last step (pass it back as `opt_state=` to
+      resume training).
+    """
 
     loss: np.ndarray
     evals: list
+    forward_converged: np.ndarray
+    backward_converged: np.ndarray
+    skipped: np.ndarray
+    opt_state: Any
 
 
 def train(
@@ -64,14 +99,19 @@ def train(
     batch_size: int = 64,
     key,
     eval_fn: Callable | None = None,
+    opt_state: Any = None,
     progress: bool = True,
 ) -> tuple[eqx.Module, History]:
-    """Train an equinox model with optax on minibatches; one jitted step per batch.
+    """Train an equinox model with optax on minibatches; one compiled step for every batch.
 
     Each epoch draws a fresh permutation from `key` (the last incomplete batch is dropped)
     and applies `optimizer` to the gradient of `loss_fn(model, x_batch, y_batch)` with
     respect to the model's inexact-array leaves (`eqx.filter_value_and_grad`). Fields marked
-    static (hyperparameters, activations) are not trained.
+    static (hyperparameters, activations) are not trained. A step whose loss or gradient is
+    not finite (e.g. an equilibrium model with `throw=False` whose solve failed on an example
+    of the batch) is skipped and counted; see `History`. The step is compiled once per
+    (model structure, optimizer, loss_fn, batch shape): a second `train` call with the same
+    objects does not recompile.
 
     **Arguments:**
 
@@ -82,47 +122,93 @@ def train(
       regulariser such as `λ · model.lipschitz_bound()` is simply added inside it.
     - `epochs`, `batch_size`, `key`: schedule and randomness.
     - `eval_fn`: optional `eval_fn(model) -> Any`, called after each epoch (kept in history).
-    - `progress`: show a tqdm progress bar.
+    - `opt_state`: optional optimizer state to resume from (default `optimizer.init`).
+    - `progress`: show a tqdm progress bar (when tqdm is installed).
 
-    **Returns:** `(trained_model, History(loss, evals))`.
+    **Returns:** `(trained_model, History)`; `History.opt_state` is the final optimizer state.
 
     ```python
     model, hist = cx.train.train(model, data.x_train, data.y_train,
                                  optimizer=optax.adam(1e-3), epochs=5, key=key)
+    hist.loss, hist.forward_converged, hist.skipped
     ```
 
     Source: seed 001 (§Training INNs: min Σ L(ŷ, Cx + c) + λ Lip).
     """
     x = jnp.asarray(x)
     y = jnp.asarray(y)
+    epochs = check_count(epochs, "`epochs`", minimum=0)
+    batch_size = check_count(batch_size, "`batch_size`")
+    if x.shape[:1] != y.shape[:1]:
+        raise ValueError(
+            f"`x` and `y` must have the same number of examples; got x {x.shape}, y {y.shape}."
+        )
+    if batch_size > x.shape[0]:
+        raise ValueError(
+            f"`batch_size` ({batch_size}) exceeds the number of examples ({x.shape[0]})."
+        )
     params, static = eqx.partition(model, eqx.is_inexact_array)
-    opt_state = optimizer.init(params)
+    opt_state = optimizer.init(params) if opt_state is None else opt_state
+    track = callable(getattr(model, "solve", None))
 
-    @eqx.filter_jit
-    def step(params, opt_state, xb, yb):
-        def f(p):
-            return loss_fn(eqx.combine(p, static), xb, yb)
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # pragma: no cover - optional extra
+        tqdm = None
 
-        loss, grads = jax.value_and_grad(f)(params)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state, loss
-
-    from tqdm.auto import tqdm
-
-    losses, evals = [], []
-    bar = tqdm(range(epochs), desc="train", disable=not progress, leave=False)
+    rng = range(epochs)
+    bar = tqdm(rng, desc="train", disable=not progress, leave=False) if tqdm else rng
+    hist = {k: [] for k in ("loss", "fwd", "bwd", "skipped")}
+    evals = []
     for _ in bar:
         key, sub = jax.random.split(key)
         idx = batches(sub, len(x), batch_size)
-        epoch_loss = []
+        rows = []
         for i in range(idx.shape[0]):
-            params, opt_state, loss = step(params, opt_state, x[idx[i]], y[idx[i]])
-            epoch_loss.append(loss)
-        losses.append(float(jnp.mean(jnp.stack(epoch_loss))))
-        bar.set_postfix(loss=f"{losses[-1]:.4f}")
+            params, opt_state, row = _train_step(
+                params, static, opt_state, x[idx[i]], y[idx[i]], optimizer, loss_fn, track
+            )
+            rows.append(row)
+        loss, applied, fwd = (np.asarray(jnp.stack(r)) for r in zip(*rows))
+        hist["loss"].append(float(loss[applied].mean()) if applied.any() else float("nan"))
+        hist["fwd"].append(float(fwd.mean()) if track else float("nan"))
+        hist["bwd"].append(float(applied.mean()))
+        hist["skipped"].append(int((~applied).sum()))
+        if tqdm:
+            bar.set_postfix(loss=f"{hist['loss'][-1]:.4f}", skipped=hist["skipped"][-1])
         if eval_fn is not None:
             evals.append(eval_fn(eqx.combine(params, static)))
-    return eqx.combine(params, static), History(np.asarray(losses), evals)
+    history = History(
+        np.asarray(hist["loss"]),
+        evals,
+        np.asarray(hist["fwd"]),
+        np.asarray(hist["bwd"]),
+        np.asarray(hist["skipped"], dtype=np.int64),
+        opt_state,
+    )
+    return eqx.combine(params, static), history
+
+
+@eqx.filter_jit
+def _train_step(params, static, opt_state, xb, yb, optimizer, loss_fn, track):
+    def f(p):
+        return loss_fn(eqx.combine(p, static), xb, yb)
+
+    loss, grads = jax.value_and_grad(f)(params)
+    finite = jnp.isfinite(loss) & jnp.all(
+        jnp.asarray([jnp.all(jnp.isfinite(g)) for g in jax.tree_util.tree_leaves(grads)] or [True])
+    )
+    updates, new_state = optimizer.update(grads, opt_state, params)
+    new_params = optax.apply_updates(params, updates)
+    keep = lambda new, old: jax.tree_util.tree_map(lambda a, b: jnp.where(finite, a, b), new, old)
+    params, opt_state = keep(new_params, params), keep(new_state, opt_state)
+    if track:
+        model = eqx.combine(jax.lax.stop_gradient(params), static)
+        sols = jax.vmap(model.solve)(xb)
+        fwd = jnp.mean(sols.result == RESULTS.successful)
+    else:
+        fwd = jnp.asarray(jnp.nan)
+    return params, opt_state, (loss, finite, fwd)
 
 
 # --------------------------------------------------------------------------- robustness
@@ -194,22 +280,25 @@ def pgd_accuracy(
     **Returns:** a NumPy array with one accuracy per ε.
     """
 
-    @eqx.filter_jit
-    def correct(m, xb, yb, eps):
-        adv = jax.vmap(
-            lambda u, lab: pgd_attack(m, u, lab, eps, steps=steps, lower=lower, upper=upper)
-        )(xb, yb)
-        return jnp.argmax(jax.vmap(m)(adv), -1) == yb
-
+    steps = check_count(steps, "`steps`", minimum=0)
+    batch_size = check_count(batch_size, "`batch_size`")
     x, y = jnp.asarray(x), jnp.asarray(y)
     out = []
-    for eps in eps_values:
-        hits = [
-            correct(model, x[i : i + batch_size], y[i : i + batch_size], jnp.asarray(eps, x.dtype))
-            for i in range(0, len(x), batch_size)
-        ]
-        out.append(float(jnp.mean(jnp.concatenate(hits))))
+    for eps in np.atleast_1d(np.asarray(eps_values, dtype=float)):
+        check_positive(float(eps), "each ε in `eps_values`", allow_zero=True)
+        hits = _pgd_correct(model, x, y, jnp.asarray(eps, x.dtype), steps, lower, upper, batch_size)
+        out.append(float(jnp.mean(hits)))
     return np.asarray(out)
+
+
+@eqx.filter_jit
+def _pgd_correct(model, x, y, eps, steps, lower, upper, batch_size):
+    def one(row):
+        u, lab = row
+        adv = pgd_attack(model, u, lab, eps, steps=steps, lower=lower, upper=upper)
+        return jnp.argmax(model(adv), -1) == lab
+
+    return map_rows(one, (x, y), chunk_size=batch_size)
 
 
 def logit_margin(logits: Float[ArrayLike, "*batch k"], labels) -> Array:

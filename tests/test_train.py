@@ -101,3 +101,102 @@ def test_certified_radius_closed_form_and_soundness():
     assert np.all(rep["certified"] <= rep["pgd"] + 1e-12)
     assert np.all(rep["pgd"] <= rep["clean"] + 1e-12)
     assert rep["lipschitz"] == pytest.approx(float(m.lipschitz_bound()))
+
+
+class _Counting(eqx.Module):
+    """A linear model whose trace count is visible (a Python side effect at trace time)."""
+
+    W: jax.Array
+    calls: list = eqx.field(static=True)
+
+    def __call__(self, u):
+        self.calls.append(None)
+        return self.W @ u
+
+
+def test_predict_train_and_pgd_compile_once():
+    x, y = _blobs()
+    calls = []
+    m = _Counting(jnp.zeros((3, 2)), calls)
+    cx.train.predict(m, x, batch_size=16)
+    n = len(calls)
+    cx.train.predict(eqx.tree_at(lambda a: a.W, m, jnp.ones((3, 2))), 2 * x, batch_size=16)
+    assert len(calls) == n
+    opt = optax.sgd(0.1)
+    kw = dict(optimizer=opt, epochs=2, batch_size=20, progress=False)
+    m1, _ = cx.train.train(m, x, y, key=jax.random.PRNGKey(0), **kw)
+    n = len(calls)
+    cx.train.train(m1, x, y, key=jax.random.PRNGKey(1), **kw)
+    assert len(calls) == n
+    cx.train.pgd_accuracy(m, x, y, [0.0, 0.1], steps=3)
+    n = len(calls)
+    cx.train.pgd_accuracy(m1, x, y, [0.05], steps=3)
+    assert len(calls) == n
+
+
+def test_history_reports_solves_skipped_steps_and_optimizer_state():
+    x, y = _blobs()
+    key = jax.random.PRNGKey(0)
+    xs = jnp.concatenate([x, jnp.zeros((60, 2))], axis=1)  # 4 inputs
+    net = cx.models.ImplicitNetwork(4, 6, 3, gamma=0.9, throw=False, key=key)
+    _, hist = cx.train.train(
+        net, xs, y, optimizer=optax.adam(1e-2), epochs=2, batch_size=20, key=key, progress=False
+    )
+    np.testing.assert_array_equal(hist.forward_converged, [1.0, 1.0])
+    np.testing.assert_array_equal(hist.backward_converged, [1.0, 1.0])
+    np.testing.assert_array_equal(hist.skipped, [0, 0])
+    assert np.all(np.isfinite(hist.loss))
+    # one example poisoned with NaN: its batch is skipped (parameters untouched), the others train
+    xs_bad = xs.at[0, 0].set(jnp.nan)
+    trunc = cx.models.ImplicitNetwork(4, 6, 3, gamma=0.9, throw=False, key=key)
+    trained, hist = cx.train.train(
+        trunc,
+        xs_bad,
+        y,
+        optimizer=optax.adam(1e-2),
+        epochs=3,
+        batch_size=20,
+        key=key,
+        progress=False,
+    )
+    np.testing.assert_array_equal(hist.skipped, [1, 1, 1])
+    np.testing.assert_allclose(hist.backward_converged, 2 / 3)
+    np.testing.assert_allclose(hist.forward_converged, 59 / 60)
+    assert np.all(np.isfinite(hist.loss))
+    assert all(
+        np.all(np.isfinite(a))
+        for a in jax.tree_util.tree_leaves(eqx.filter(trained, eqx.is_inexact_array))
+    )
+    # resuming from the returned optimizer state
+    _, h2 = cx.train.train(
+        trained,
+        xs,
+        y,
+        optimizer=optax.adam(1e-2),
+        epochs=1,
+        batch_size=20,
+        key=key,
+        opt_state=hist.opt_state,
+        progress=False,
+    )
+    assert int(h2.opt_state[0].count) == int(hist.opt_state[0].count) + 3
+
+
+def test_train_bad_arguments_name_them():
+    x, y = _blobs()
+    m = _Linear(jnp.zeros((3, 2)), jnp.zeros(3))
+    kw = dict(optimizer=optax.sgd(0.1), key=jax.random.PRNGKey(0), progress=False)
+    with pytest.raises(ValueError, match="batch_size"):
+        cx.train.train(m, x, y, batch_size=0, **kw)
+    with pytest.raises(ValueError, match="batch_size"):
+        cx.train.train(m, x, y, batch_size=61, **kw)
+    with pytest.raises(ValueError, match="same number of examples"):
+        cx.train.train(m, x, y[:10], **kw)
+    with pytest.raises(ValueError, match="epochs"):
+        cx.train.train(m, x, y, epochs=-1, **kw)
+    with pytest.raises(ValueError, match="batch_size"):
+        cx.train.predict(m, x, batch_size=0)
+    with pytest.raises(ValueError, match="non-empty"):
+        cx.train.predict(m, x[:0])
+    with pytest.raises(ValueError, match="eps_values"):
+        cx.train.pgd_accuracy(m, x, y, [-0.1])
