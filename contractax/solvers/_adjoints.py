@@ -19,7 +19,9 @@ from jax import lax
 from .._checks import count, optional, positive
 from ._loop import _DONE, iterate
 from ._results import RESULTS
-from ._solvers import AbstractSolver
+from ._solvers import AbstractSolver, Anderson
+
+DEFAULT_BACKWARD = Anderson(history=10)
 
 
 def _zero_tangent(x):
@@ -103,20 +105,25 @@ class ImplicitAdjoint(AbstractAdjoint):
 
     The cotangent of θ is vᵀ ∂f/∂θ where v solves the adjoint fixed point
     $$v^⊤ = v^⊤ \\frac{∂f}{∂z}(z^*) + \\bar g^⊤$$
-    by fixed-point iteration with `solver` (the forward solver when `None`), and the tangent
-    ż = (∂f/∂z) ż + (∂f/∂θ) θ̇ likewise (forward mode). Memory is independent of the number
-    of forward iterations. An unconverged backward solve gives NaN and, with `throw=True`,
-    raises `RESULTS.backward_not_converged`.
+    and the tangent ż = (∂f/∂z) ż + (∂f/∂θ) θ̇ likewise (forward mode), both by a fixed-point
+    iteration on the *linear* map. The default backward solver is `Anderson(history=10)`
+    whatever the forward solver is: on a linear map Anderson is a restarted GMRES (Walker &
+    Ni 2011), so it converges whenever I − ∂f/∂z is well conditioned — also where Picard
+    stalls or diverges because ∂f/∂z has an eigenvalue near or beyond −1 (x = cos x + θ at
+    sin x* ≈ 1). Memory is independent of the number of forward iterations. An unconverged
+    backward solve gives NaN and, with `throw=True`, raises `RESULTS.backward_not_converged`.
 
     **Arguments:**
 
-    - `solver`: fixed-point solver for the linear adjoint/tangent equation.
+    - `solver`: the backward solver: `None` (default, `Anderson(history=10)`), any contractax
+      solver, or `"forward"` to reuse the forward solver (the behaviour of contractax ≤ 0.1).
     - `tol`, `max_steps`: for the backward solve (default: the forward ones).
 
-    Source: seed 004 §2.1.3, eq. (2.3)–(2.4).
+    Source: seed 004 §2.1.3, eq. (2.3)–(2.4); Walker & Ni 2011 (Anderson ≡ GMRES on linear
+    problems).
     """
 
-    solver: AbstractSolver | None = None
+    solver: AbstractSolver | str | None = None
     tol: float | None = eqx.field(
         default=None, converter=optional(positive("ImplicitAdjoint(tol)"))
     )
@@ -125,15 +132,27 @@ class ImplicitAdjoint(AbstractAdjoint):
     )
 
     def __check_init__(self):
-        if self.solver is not None and not isinstance(self.solver, AbstractSolver):
+        if not (
+            self.solver is None
+            or self.solver == "forward"
+            or isinstance(self.solver, AbstractSolver)
+        ):
             raise ValueError(
-                f"ImplicitAdjoint(solver) must be a contractax solver such as Anderson(), "
-                f"got {self.solver!r}."
+                f'ImplicitAdjoint(solver) must be None, "forward" or a contractax solver such '
+                f"as Anderson(), got {self.solver!r}."
             )
+
+    def backward_solver(self, forward: AbstractSolver) -> AbstractSolver:
+        """The solver of the linear backward/tangent fixed point."""
+        if self.solver is None:
+            return DEFAULT_BACKWARD
+        if isinstance(self.solver, str):
+            return forward
+        return self.solver
 
     def linear_solves(self, solver, tol, max_steps, norm, throw):
         s = fixed_point_linear_solve(
-            solver if self.solver is None else self.solver,
+            self.backward_solver(solver),
             tol if self.tol is None else self.tol,
             max_steps if self.max_steps is None else self.max_steps,
             norm,

@@ -112,6 +112,7 @@ def fixed_point(
     norm: Any = 2,
     contraction=None,
     throw: bool = False,
+    has_aux: bool = False,
 ) -> Solution:
     """Solve $z = f(z, \\theta)$ and differentiate $z^*(\\theta)$ with respect to `args`.
 
@@ -138,7 +139,11 @@ def fixed_point(
     - `max_steps`: iteration limit.
     - `norm`: `2`, `1`, `jnp.inf` or a callable on the flattened vector.
     - `contraction`: optional contraction factor ρ ∈ [0, 1) of f in `norm`.
-    - `throw`: raise (at run time, via `eqx.error_if`) unless successful.
+    - `throw`: raise (at run time, via `eqx.error_if`) unless successful. With `throw=False`
+      the derivatives (tangents and cotangents) of an unsuccessful example are NaN, never
+      a finite derivative of an unconverged iterate.
+    - `has_aux`: `f` returns `(z_next, aux)`; `Solution.aux` is `aux` evaluated at the returned
+      `value` (one more evaluation of f), differentiable like `value`.
 
     **Returns:**
 
@@ -166,6 +171,8 @@ def fixed_point(
     max_steps = check_count(max_steps, "`max_steps`", minimum=0)
     if not isinstance(throw, (bool, np.bool_)):
         raise ValueError(f"`throw` must be True or False, got {throw!r}.")
+    if not isinstance(has_aux, (bool, np.bool_)):
+        raise ValueError(f"`has_aux` must be True or False, got {has_aux!r}.")
     leaves = jax.tree_util.tree_leaves(z0)
     if not leaves:
         raise ValueError(
@@ -173,11 +180,29 @@ def fixed_point(
         )
     dtype = jnp.result_type(*leaves)
     if not jnp.issubdtype(dtype, jnp.floating):
-        raise ValueError(f"`z0` must be floating point, got dtype {dtype}.")
+        kind = (
+            "complex states are not supported" if jnp.issubdtype(dtype, jnp.complexfloating) else ""
+        )
+        raise ValueError(
+            f"`z0` must be real floating point, got dtype {dtype}"
+            + (f" ({kind}: split z into real and imaginary parts)." if kind else ".")
+        )
     tol = check_tol(tol, dtype)
     normfn = make_norm(norm)
     _check_contraction(contraction)  # concrete: a ValueError now, not from inside the trace
-    return _solve(f, z0, args, solver, adjoint, tol, max_steps, normfn, contraction, bool(throw))
+    return _solve(
+        f,
+        z0,
+        args,
+        solver,
+        adjoint,
+        tol,
+        max_steps,
+        normfn,
+        contraction,
+        bool(throw),
+        bool(has_aux),
+    )
 
 
 def _check_structure(f, z0, args):
@@ -194,10 +219,11 @@ def _check_structure(f, z0, args):
 
 
 @eqx.filter_jit
-def _solve(f, z0, args, solver, adjoint, tol, max_steps, normfn, contraction, throw):
+def _solve(f, z0, args, solver, adjoint, tol, max_steps, normfn, contraction, throw, has_aux):
     # Compiled once per (f, shapes, configuration): an eager call in a notebook costs one
     # dispatch, not a trace; under an outer jit/vmap/grad this inlines.
-    _check_structure(f, z0, args)
+    main = _first(f) if has_aux else f
+    _check_structure(main, z0, args)
     contraction = _check_contraction(contraction)
     flat0, unravel = ravel_pytree(z0)
     dtype = flat0.dtype
@@ -205,8 +231,25 @@ def _solve(f, z0, args, solver, adjoint, tol, max_steps, normfn, contraction, th
     dyn, static = eqx.partition(args, eqx.is_array)
 
     def fn(z, d):
-        return ravel_pytree(f(unravel(z), eqx.combine(d, static)))[0].astype(dtype)
+        return ravel_pytree(main(unravel(z), eqx.combine(d, static)))[0].astype(dtype)
 
     z, status, k, r, zn = adjoint.solve(fn, solver, flat0, dyn, tol, max_steps, normfn, throw)
     z, result, stats = finish(z, status, k, r, zn, contraction, throw, dyn)
-    return Solution(unravel(z), result, stats)
+    value = unravel(z)
+    aux = f(value, args)[1] if has_aux else None
+    return Solution(value, result, stats, aux)
+
+
+class _first(eqx.Module):
+    """`f(z, args)[0]` for a map with auxiliary output (a module, so it hashes like `f`)."""
+
+    f: Callable
+
+    def __call__(self, z, args):
+        out = self.f(z, args)
+        if not (isinstance(out, tuple) and len(out) == 2):
+            raise ValueError(
+                "with `has_aux=True`, `f(z, args)` must return a pair `(z_next, aux)`; got "
+                f"{type(out).__name__}."
+            )
+        return out[0]

@@ -46,8 +46,11 @@ class Solution(eqx.Module):
       `residual` (relative residual ‖f(z) − z‖ / max(‖z‖, 1)), `abs_residual` (‖f(z) − z‖)
       and, when a contraction factor ρ was given, `error_bound` = ‖f(z) − z‖ / (1 − ρ),
       a certificate of ‖z − z*‖.
+    - `aux`: with `fixed_point(..., has_aux=True)`, the auxiliary output of f at `value`;
+      otherwise None.
     """
 
     value: Any
     result: RESULTS
     stats: dict[str, Any]
+    aux: Any = None
