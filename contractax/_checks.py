@@ -45,27 +45,47 @@ def as_float_array(x, name: str) -> Array:
     return x
 
 
-def check_square(A, name: str = "A") -> Array:
+def check_square(A, name: str = "A", *, finite: bool = True) -> Array:
+    """A square matrix (or batch on the last two axes), at least float32, with finite entries
+    (checked at run time through `eqx.error_if`, so under jit/vmap too)."""
     A = as_float_array(A, name)
     if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
         raise ValueError(
             f"{name} must be a square matrix (or a batch of them, on the last two axes); "
             f"got shape {A.shape}."
         )
-    return A
+    if A.size == 0:
+        raise ValueError(f"{name} is empty (shape {A.shape}); give at least a 1×1 matrix.")
+    return check_finite(A, name) if finite else A
 
 
-def check_weight(weight, p: float, n: int) -> Array | None:
-    """Validate a norm weight: None, a positive vector (p ∈ {1, ∞}) or an SPD matrix (p = 2)."""
+def check_weight(weight, p: float, n: int, batch_ndim: int | None = None) -> Array | None:
+    """Validate a norm weight: None, a positive vector η (p ∈ {1, ∞}) or an SPD matrix P (p = 2).
+
+    `batch_ndim` is the number of batch axes of the matrix or vector the weight goes with; the
+    weight may have at most that many (so a 3×3 matrix given for p = ∞ is refused, not read as
+    three vectors η).
+    """
     if weight is None:
         return None
     w = as_float_array(weight, "weight")
+    kind = "matrix P" if p == 2 else "vector eta"
+    core = 2 if p == 2 else 1
+    if batch_ndim is not None and w.ndim - core > batch_ndim:
+        other = (
+            "a positive vector eta (for p = 1 or jnp.inf)" if p == 2 else "an SPD matrix P (p = 2)"
+        )
+        raise ValueError(
+            f"for p = {p:g} the weight must be a {kind} with at most {batch_ndim} batch axes "
+            f"(the input's); got shape {w.shape}. Did you pass {other}?"
+        )
     if p == 2:
         if w.ndim < 2 or w.shape[-2:] != (n, n):
             raise ValueError(
                 f"for p = 2 the weight must be a symmetric positive-definite matrix P of shape "
                 f"({n}, {n}) (the norm is sqrt(xᵀPx)); got shape {w.shape}."
             )
+        w = check_finite(w, "the weight P")
         rtol = 1e3 * jnp.finfo(w.dtype).eps  # round-off in a computed P, per dtype
         sym = jnp.all(jnp.abs(w - jnp.swapaxes(w, -1, -2)) <= rtol * (1 + jnp.abs(w)))
         w = eqx.error_if(w, ~sym, "the weight P for p = 2 must be symmetric.")
@@ -80,9 +100,32 @@ def check_weight(weight, p: float, n: int) -> Array | None:
             f"(‖x‖_∞,η = max_i |x_i|/η_i, ‖x‖_1,η = Σ_i η_i|x_i|); got shape {w.shape}."
         )
     w = eqx.error_if(
-        w, ~jnp.all(w > 0), "the weight vector eta must have strictly positive entries."
+        w,
+        ~jnp.all((w > 0) & jnp.isfinite(w)),
+        "the weight vector eta must have strictly positive, finite entries.",
     )
     return w
+
+
+def check_slope_bounds(dmin, dmax, dtype):
+    """Finite activation slope bounds dmin ≤ dmax, as arrays of `dtype` (concrete: ValueError
+    now; traced: eqx.error_if at run time)."""
+    if _is_concrete(dmin) and _is_concrete(dmax):
+        lo, hi = np.asarray(dmin, dtype=float), np.asarray(dmax, dtype=float)
+        if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
+            raise ValueError(
+                f"the slope bounds dmin, dmax must be finite numbers, got dmin={dmin!r}, "
+                f"dmax={dmax!r}."
+            )
+        if not np.all(lo <= hi):
+            raise ValueError(
+                f"the slope bounds need dmin ≤ dmax, got dmin={dmin!r}, dmax={dmax!r}."
+            )
+        return jnp.asarray(dmin, dtype), jnp.asarray(dmax, dtype)
+    lo, hi = jnp.asarray(dmin, dtype), jnp.asarray(dmax, dtype)
+    bad = ~jnp.all(jnp.isfinite(lo) & jnp.isfinite(hi) & (lo <= hi))
+    lo = eqx.error_if(lo, bad, "the slope bounds must be finite with dmin ≤ dmax.")
+    return lo, hi
 
 
 def check_finite(x: Array, name: str) -> Array:

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
 from . import norms
-from ._checks import as_float_array, check_p, check_square
+from ._checks import as_float_array, check_p, check_slope_bounds, check_square
 
 __all__ = [
     "firing_rate_rate",
@@ -120,8 +120,7 @@ def optimal_rate(
         raise ValueError(f"model must be 'firing_rate' or 'hopfield'; got {model!r}.")
     A = check_square(A)
     c = _diag_C(C, A)
-    dmin = jnp.asarray(dmin, A.dtype)
-    dmax = jnp.asarray(dmax, A.dtype)
+    dmin, dmax = check_slope_bounds(dmin, dmax, A.dtype)
     eye = jnp.eye(A.shape[-1], dtype=A.dtype)
     off = jnp.abs(A) * (1 - eye)
     diag = jnp.diagonal(A, axis1=-2, axis2=-1)

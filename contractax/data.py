@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ._checks import check_count
 from ._wikitext import (  # noqa: F401  (re-exported: word-level corpora, Ribeiro et al. 2020)
     Corpus as Corpus,
     bptt_batches as bptt_batches,
@@ -223,6 +224,8 @@ def batches(key, n: int, batch_size: int):
     """
     import jax
 
+    n = check_count(n, "`n` (the number of examples)")
+    batch_size = check_count(batch_size, "`batch_size`")
     if batch_size > n:
         raise ValueError(f"`batch_size` ({batch_size}) exceeds the number of examples ({n}).")
     perm = jax.random.permutation(key, n)

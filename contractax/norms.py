@@ -20,11 +20,19 @@ from __future__ import annotations
 import itertools
 import math
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
-from ._checks import as_float_array, check_p, check_square, check_weight
+from ._checks import (
+    as_float_array,
+    check_finite,
+    check_p,
+    check_slope_bounds,
+    check_square,
+    check_weight,
+)
 
 __all__ = [
     "induced_norm",
@@ -79,7 +87,7 @@ def _chol_transform(A: Array, P: Array) -> Array:
 def _prepare(A, p, weight, name="A"):
     p = check_p(p)
     A = check_square(A, name)
-    w = check_weight(weight, p, A.shape[-1])
+    w = check_weight(weight, p, A.shape[-1], A.ndim - 2)
     if w is not None:
         A = _chol_transform(A, w) if p == 2 else _scale(A, w, p)
     return A, p
@@ -102,7 +110,8 @@ def vector_norm(x: Float[ArrayLike, "*batch n"], p=2, weight=None) -> Float[Arra
     x = as_float_array(x, "x")
     if x.ndim < 1:
         raise ValueError(f"x must have at least one axis (a vector); got shape {x.shape}.")
-    w = check_weight(weight, p, x.shape[-1])
+    x = check_finite(x, "x")
+    w = check_weight(weight, p, x.shape[-1], x.ndim - 1)
     if p == math.inf:
         y = x if w is None else x / _bc(w, x.ndim)
         return jnp.max(jnp.abs(y), axis=-1)
@@ -276,8 +285,7 @@ def max_lognorm_over_slopes(
             f"side must be 'left' (−C + diag(d)A) or 'right' (−C + A diag(d)); got {side!r}."
         )
     Cm = _as_C(C, A)
-    dmin = jnp.asarray(dmin, A.dtype)
-    dmax = jnp.asarray(dmax, A.dtype)
+    dmin, dmax = check_slope_bounds(dmin, dmax, A.dtype)
     n = A.shape[-1]
     if p == 2:
         if n > MAX_VERTEX_N:
@@ -300,7 +308,7 @@ def max_lognorm_over_slopes(
     # the transpose: μ_{∞,η}(M) = μ_{1,η}(Mᵀ) and (−C + A dg(d))ᵀ = −Cᵀ + dg(d) Aᵀ.
     if side == "right":
         A, Cm = jnp.swapaxes(A, -1, -2), jnp.swapaxes(Cm, -1, -2)
-    w = check_weight(weight, p, n)
+    w = check_weight(weight, p, n, A.ndim - 2)
     Cm = _bc(Cm, A.ndim)
     lo = dmin * A - Cm
     hi = dmax * A - Cm
@@ -372,6 +380,12 @@ def optimal_weight(M: Float[ArrayLike, "*batch n n"], p=math.inf):
     M = check_square(M, "M")
     n = M.shape[-1]
     eye = jnp.eye(n, dtype=M.dtype)
+    M = eqx.error_if(
+        M,
+        jnp.any((M < 0) & (eye == 0)),
+        "optimal_weight needs a Metzler matrix M (off-diagonal entries ≥ 0); pass "
+        "metzler_majorant(A) for a general A.",
+    )
     eps = jnp.sqrt(jnp.finfo(M.dtype).eps) * (1.0 + jnp.max(jnp.abs(M), axis=(-2, -1)))
     Mp = M + eps[..., None, None] * (1.0 - eye)
     tiny = jnp.finfo(M.dtype).eps ** 0.75
