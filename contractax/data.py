@@ -102,11 +102,34 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         if len(head) != 4 or head[0] != 0 or head[1] != 0 or head[2] not in codes:
             raise ValueError(f"{path} is not an IDX file: its header {head!r} is not recognised.")
         ndim = head[3]
-        shape = struct.unpack(">" + "i" * ndim, f.read(4 * ndim))
+        dims = f.read(4 * ndim)
+        if len(dims) != 4 * ndim:
+            raise ValueError(
+                f"{path}: truncated IDX header (announces {ndim} dimensions, holds "
+                f"{len(dims)} of their {4 * ndim} bytes)."
+            )
+        shape = struct.unpack(">" + "i" * ndim, dims)
+        if any(d < 0 for d in shape):
+            raise ValueError(f"{path}: the IDX header announces a negative dimension {shape}.")
         dt = np.dtype(codes[head[2]])
-        data = np.frombuffer(f.read(), dtype=dt)
-    if data.size != int(np.prod(shape)):
-        raise ValueError(f"{path} holds {data.size} values but its header announces shape {shape}.")
+        # Python ints: the product cannot overflow, and nothing larger than the announced size
+        # (+1 byte to detect trailing data) is ever read
+        count = 1
+        for d in shape:
+            count *= int(d)
+        want = count * dt.itemsize
+        raw = bytearray()  # read in pieces: memory follows the data present, not the header
+        while len(raw) <= want:
+            piece = f.read(min(1 << 20, want + 1 - len(raw)))
+            if not piece:
+                break
+            raw += piece
+    if len(raw) != want:
+        held = f"more than the {count}" if len(raw) > want else f"{len(raw) // dt.itemsize}"
+        raise ValueError(
+            f"{path} holds {held} values but its header announces shape {shape} ({count} values)."
+        )
+    data = np.frombuffer(bytes(raw), dtype=dt)
     return data.reshape(shape).astype(dt.newbyteorder("="))
 
 
@@ -151,6 +174,42 @@ def _find(root: Path, stem: str) -> Path | None:
     return None
 
 
+def _images(x: np.ndarray, where: str, dtype, flatten: bool) -> np.ndarray:
+    """Integer pixels 0..255 are scaled to [0, 1]; float pixels must already lie in [0, 1]."""
+    if x.ndim < 2 or len(x) == 0:
+        raise ValueError(f"{where}: expected a non-empty stack of images, got shape {x.shape}.")
+    if np.issubdtype(x.dtype, np.integer):
+        if x.min() < 0 or x.max() > 255:
+            raise ValueError(
+                f"{where}: integer pixels must lie in 0..255, found [{x.min()}, {x.max()}]."
+            )
+        x = x / 255.0
+    elif np.issubdtype(x.dtype, np.floating):
+        if not np.all(np.isfinite(x)) or x.min() < 0.0 or x.max() > 1.0:
+            raise ValueError(
+                f"{where}: float pixels must be finite and lie in [0, 1] (contractax does not "
+                f"guess a scale), found min {np.min(x)}, max {np.max(x)}; divide by 255 first."
+            )
+    else:
+        raise ValueError(f"{where}: pixels of dtype {x.dtype} are neither integer nor float.")
+    x = x.astype(dtype)
+    return x.reshape(len(x), -1) if flatten else x
+
+
+def _labels(y: np.ndarray, where: str) -> np.ndarray:
+    """Integer class labels 0..9 (integer-valued floats accepted)."""
+    if y.ndim != 1:
+        raise ValueError(f"{where}: labels must be a vector, got shape {y.shape}.")
+    if np.issubdtype(y.dtype, np.floating):
+        if not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
+            raise ValueError(f"{where}: labels must be integers, found non-integer or NaN values.")
+    elif not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"{where}: labels of dtype {y.dtype} are not integers.")
+    if len(y) and (y.min() < 0 or y.max() > 9):
+        raise ValueError(f"{where}: MNIST labels must lie in 0..9, found [{y.min()}, {y.max()}].")
+    return y.astype(np.int32)
+
+
 def load_mnist(
     path: str | os.PathLike | None = None, dtype=np.float64, flatten: bool = True
 ) -> Split:
@@ -165,10 +224,13 @@ def load_mnist(
     **Arguments:**
 
     - `path`: a directory or `.npz` file; defaults to `CONTRACTAX_DATA`.
-    - `dtype`: floating dtype of the images, scaled to `[0, 1]`.
+    - `dtype`: floating dtype of the images: integer pixels 0..255 are scaled to `[0, 1]`;
+      float pixels must already lie in `[0, 1]` (else a `ValueError`: no scale is guessed).
     - `flatten`: reshape images to vectors `(N, 784)`.
 
-    **Returns:** a `Split` with 10 classes.
+    **Returns:** a `Split` with 10 classes. Every file is cross-checked: a truncated or
+    inconsistent IDX header, negative dimensions, images/labels count mismatch, pixels out of
+    range or NaN, non-integer labels — each a `ValueError` naming the file.
 
     ```python
     data = cx.data.load_mnist("~/data/mnist")   # or set CONTRACTAX_DATA
@@ -201,12 +263,15 @@ def load_mnist(
             raise ValueError(f"{root} lacks the arrays {sorted(missing)}.")
         out = {}
         for k in ("x_train", "x_test"):
-            x = np.asarray(arrays[k])
-            scale = 255.0 if np.issubdtype(x.dtype, np.integer) else 1.0
-            x = (x / scale).astype(dtype)
-            out[k] = x.reshape(len(x), -1) if flatten else x
+            out[k] = _images(np.asarray(arrays[k]), f"{root} [{k}]", dtype, flatten)
         for k in ("y_train", "y_test"):
-            out[k] = np.asarray(arrays[k]).astype(np.int32)
+            out[k] = _labels(np.asarray(arrays[k]), f"{root} [{k}]")
+        for part in ("train", "test"):
+            nx, ny = len(out[f"x_{part}"]), len(out[f"y_{part}"])
+            if nx != ny:
+                raise ValueError(
+                    f"{root}: {nx} {part} images but {ny} {part} labels; the files do not match."
+                )
         return Split(out["x_train"], out["y_train"], out["x_test"], out["y_test"], num_classes=10)
     raise ValueError(
         f"No MNIST files found in {[str(c) for c in candidates]}: expected mnist.npz or the IDX "

@@ -426,9 +426,7 @@ def _part_b(quick, claims, figs, metrics, data, trained):
     for ax, (name, p) in zip(axes, stages):
         zs, res = paths(p, xs, steps)
         coords, ev = _pca_coords(np.asarray(zs))
-        cx.plot.trajectory_plot(
-            coords, labels=labels, ax=ax, title=f"{name} (EV {ev.sum():.2f})"
-        )
+        cx.plot.trajectory_plot(coords, labels=labels, ax=ax, title=f"{name} (EV {ev.sum():.2f})")
         res = np.asarray(res)
         reach = np.where((res <= 1e-3).any(1), (res <= 1e-3).argmax(1), steps)
         nsteps_to_tol.append(float(np.mean(reach)))

@@ -77,3 +77,19 @@ def no_typecheck():
     jaxtyping.config.update("jaxtyping_disable", True)
     yield
     jaxtyping.config.update("jaxtyping_disable", False)
+
+
+@pytest.fixture
+def compiles():
+    """A list that grows by one for every XLA backend compilation while the test runs."""
+    from jax import monitoring
+
+    events = []
+
+    def listener(event, duration, **kwargs):
+        if event == "/jax/core/compile/backend_compile_duration":
+            events.append(duration)
+
+    monitoring.register_event_duration_secs_listener(listener)
+    yield events
+    monitoring.unregister_event_duration_listener(listener)

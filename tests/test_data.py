@@ -101,3 +101,64 @@ def test_batches_partition():
     assert len(set(idx.ravel().tolist())) == 9
     with pytest.raises(ValueError, match="batch_size"):
         data.batches(jax.random.PRNGKey(0), 2, 3)
+
+
+def _write_npz(path, **over):
+    rng = np.random.default_rng(0)
+    arrays = {
+        "x_train": rng.integers(0, 256, (6, 4, 4), dtype=np.uint8),
+        "y_train": rng.integers(0, 10, 6).astype(np.uint8),
+        "x_test": rng.integers(0, 256, (3, 4, 4), dtype=np.uint8),
+        "y_test": rng.integers(0, 10, 3).astype(np.uint8),
+    }
+    arrays.update(over)
+    np.savez(path, **arrays)
+    return path
+
+
+def test_mnist_cross_checks_name_the_file(tmp_path):
+    cases = [
+        (dict(y_train=np.zeros(5, np.uint8)), "6 train images but 5 train labels"),
+        (dict(x_test=np.full((3, 4, 4), 2.0)), "float pixels must be finite and lie in \\[0, 1\\]"),
+        (dict(x_test=np.full((3, 4, 4), np.nan)), "float pixels"),
+        (dict(y_test=np.array([0.5, 1.0, 2.0])), "labels must be integers"),
+        (dict(y_test=np.array([np.nan, 1.0, 2.0])), "labels must be integers"),
+        (dict(y_test=np.array([0, 1, 12])), "0..9"),
+        (dict(x_train=np.full((6, 4, 4), 300, np.int32)), "0..255"),
+    ]
+    for i, (over, msg) in enumerate(cases):
+        p = _write_npz(tmp_path / f"m{i}.npz", **over)
+        with pytest.raises(ValueError, match=msg) as e:
+            data.load_mnist(p)
+        assert str(p) in str(e.value)
+    # float pixels already in [0, 1] are kept as they are
+    p = _write_npz(tmp_path / "ok.npz", x_test=np.full((3, 4, 4), 0.5))
+    np.testing.assert_allclose(data.load_mnist(p).x_test, 0.5)
+
+
+def test_idx_headers_truncated_negative_or_overflowing(tmp_path):
+    import struct
+
+    def raw(name, payload):
+        path = tmp_path / name
+        path.write_bytes(payload)
+        return path
+
+    cases = [
+        (raw("trunc", bytes([0, 0, 8, 3]) + struct.pack(">i", 2)), "truncated IDX header"),
+        (raw("neg", bytes([0, 0, 8, 1]) + struct.pack(">i", -4) + b"\0" * 4), "negative"),
+        # 2^31-1 cubed overflows int64 in np.prod; the size check must still refuse it
+        (
+            raw("big", bytes([0, 0, 8, 3]) + struct.pack(">iii", *(2**31 - 1,) * 3) + b"\0" * 8),
+            "announces shape",
+        ),
+        (raw("short", bytes([0, 0, 8, 1]) + struct.pack(">i", 10) + b"\0" * 9), "holds 9 values"),
+        (
+            raw("long", bytes([0, 0, 8, 1]) + struct.pack(">i", 2) + b"\0" * 3),
+            "holds more than the 2 values",
+        ),
+    ]
+    for path, msg in cases:
+        with pytest.raises(ValueError, match=msg) as e:
+            data.read_idx(path)
+        assert str(path) in str(e.value)

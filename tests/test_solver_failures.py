@@ -138,29 +138,28 @@ def test_traced_contraction_out_of_range_raises_at_run_time():
         jax.block_until_ready(run(1.5))
 
 
-def test_eager_calls_compile_once():
-    """A notebook calling fixed_point / its grad / monotone_solve again and again: one trace."""
-    traces = []
+def test_eager_calls_compile_once(compiles):
+    """A notebook calling fixed_point / its grad / jvp / monotone_solve again and again: the
+    XLA program is compiled on the first call only (counted from JAX's compile events)."""
 
     def g(z, a):
-        traces.append(None)
         return 0.5 * jnp.tanh(a * z + B)
 
     # array data in args is dynamic (Python scalars in args are static configuration)
     cx.fixed_point(g, Z0, jnp.asarray(0.3))
-    n = len(traces)
+    n = len(compiles)
     for a in (0.1, 0.2, 0.4):
         cx.fixed_point(g, Z0, jnp.asarray(a))
-    assert len(traces) == n
+    assert len(compiles) == n
     grad = lambda a: cx.fixed_point(g, Z0, a).value.sum()
     jax.grad(grad)(0.3)
-    n = len(traces)
+    n = len(compiles)
     jax.grad(grad)(0.5)
-    assert len(traces) == n
+    assert len(compiles) == n
     jax.jvp(grad, (0.5,), (1.0,))
-    n = len(traces)
+    n = len(compiles)
     jax.jvp(grad, (0.7,), (1.0,))
-    assert len(traces) == n
+    assert len(compiles) == n
 
     calls = []
 
@@ -180,3 +179,21 @@ def test_solver_configurations_are_hashable_static_config():
     a, b = cx.Anderson(history=4), cx.Anderson(history=np.int64(4))
     assert jax.tree_util.tree_structure(a) == jax.tree_util.tree_structure(b)
     assert eqx.tree_equal(a, b)
+
+
+def test_closures_over_traced_values_are_differentiated():
+    """A map closing over the differentiated variable (a common notebook pattern) works
+    under grad, jit and vmap, and its derivative is the implicit one (central differences)."""
+    W = 0.3 * jnp.eye(3) + 0.05
+
+    def g(W):
+        return cx.fixed_point(lambda z, _: jnp.tanh(W @ z + B), Z0, None).value.sum()
+
+    h = 1e-6
+    E = jnp.zeros((3, 3)).at[0, 1].set(1.0)
+    fd = (g(W + h * E) - g(W - h * E)) / (2 * h)
+    np.testing.assert_allclose(jax.grad(g)(W)[0, 1], fd, rtol=1e-7)
+    np.testing.assert_allclose(jax.jit(jax.grad(g))(W)[0, 1], fd, rtol=1e-7)
+    np.testing.assert_allclose(jax.vmap(g)(jnp.stack([W, W])), g(W), rtol=1e-12)
+    _, t = jax.jvp(g, (W,), (E,))
+    np.testing.assert_allclose(t, fd, rtol=1e-7)

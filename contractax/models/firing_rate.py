@@ -113,7 +113,6 @@ class FiringRateNetwork(eqx.Module):
             return x + h * net.vector_field(x, u)
 
         solver = solvers.Picard() if solver is None else solver
-        kwargs = {} if adjoint is None else {"adjoint": adjoint}
         return solvers.fixed_point(
             g,
             x0,
@@ -123,5 +122,5 @@ class FiringRateNetwork(eqx.Module):
             max_steps=self.max_steps,
             norm=p,
             contraction=rho,
-            **kwargs,
+            adjoint=adjoint,
         )

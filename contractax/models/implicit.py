@@ -204,7 +204,6 @@ class ImplicitNetwork(eqx.Module):
         g = _averaged
 
         solver = solvers.Picard() if solver is None else solver
-        kwargs = {} if adjoint is None else {"adjoint": adjoint}
         # The stopping test uses the plain ℓ∞ norm; the certificate below uses the weighted one,
         # in which the averaged map contracts with factor rho.
         sol = solvers.fixed_point(
@@ -215,7 +214,7 @@ class ImplicitNetwork(eqx.Module):
             tol=self.tol if tol is None else tol,
             max_steps=self.max_steps if max_steps is None else max_steps,
             norm=jnp.inf,
-            **kwargs,
+            adjoint=adjoint,
         )
         x = jax.lax.stop_gradient(sol.value)
         eta = jax.lax.stop_gradient(self.eta)

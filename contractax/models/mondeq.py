@@ -228,7 +228,6 @@ class MonotoneDEQ(eqx.Module):
         inj = self._injection(x)
         n = self.A.shape[0]
         z0 = jnp.zeros(n, inj.dtype) if z0 is None else z0
-        kw = {} if adjoint is None else {"adjoint": adjoint}
         if solver is None or isinstance(solver, solvers.AbstractSolver):
             # a generic solver on the forward-backward map z -> ReLU(z - α((I - W)z - Ux - b)),
             # whose factor ρ in ℓ2 certifies ‖z - z*‖₂ ≤ ‖T(z) - z‖₂ / (1 - ρ)
@@ -245,7 +244,7 @@ class MonotoneDEQ(eqx.Module):
                 contraction=rho,
                 norm=2,
                 throw=False,
-                **kw,
+                adjoint=adjoint,
             )
         return solvers.monotone_solve(
             self.W,
@@ -256,7 +255,7 @@ class MonotoneDEQ(eqx.Module):
             tol=self.tol,
             max_steps=self.max_steps,
             throw=False,
-            **kw,
+            adjoint=adjoint,
         )
 
     equilibrium = solve  # the former name

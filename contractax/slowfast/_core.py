@@ -40,19 +40,24 @@ class FixedPointSettings(eqx.Module):
 
 
 def _solve(system, x0, w, args, settings):
-    step = settings.step
-    T = lambda x, a: x + step * system.f(x, a[0], a[1])
     kw = {} if settings.solver is None else {"solver": settings.solver}
+    # the system and the step travel in `args` (a traced step is an input, not a constant of
+    # a closure), and the module-level map keeps the compiled solve cached
     return fixed_point(
-        T,
+        _relaxed_field,
         x0,
-        (w, args),
+        (system, w, args, settings.step),
         adjoint=ImplicitAdjoint(),
         tol=settings.tol,
         max_steps=settings.max_steps,
         throw=False,
         **kw,
     )
+
+
+def _relaxed_field(x, a):
+    system, w, args, step = a
+    return x + step * system.f(x, w, args)
 
 
 def objective(

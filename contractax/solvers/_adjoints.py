@@ -21,7 +21,11 @@ from ._loop import _DONE, iterate
 from ._results import RESULTS
 from ._solvers import AbstractSolver, Anderson
 
-DEFAULT_BACKWARD = Anderson(history=10)
+
+def default_backward(n: int) -> AbstractSolver:
+    """Anderson with min(10, n) pairs: on a linear map a restarted GMRES (Walker & Ni 2011);
+    more pairs than unknowns would only make its Gram system singular."""
+    return Anderson(history=max(1, min(10, n)))
 
 
 def _zero_tangent(x):
@@ -31,7 +35,7 @@ def _zero_tangent(x):
 
 
 def fixed_point_linear_solve(
-    solver: AbstractSolver, tol: float, max_steps: int, norm: Callable, throw: bool
+    solver: AbstractSolver | None, tol: float, max_steps: int, norm: Callable, throw: bool
 ) -> Callable:
     """A `solve(A, b)` for A = I − J that iterates x ← x − A x + b = J x + b with `solver`.
 
@@ -42,7 +46,8 @@ def fixed_point_linear_solve(
     def solve(matvec, b):
         tiny = float(np.finfo(np.dtype(b.dtype)).tiny)
         fn = lambda x, _: x - matvec(x) + b
-        x, _, status, *_ = iterate(fn, solver, b, None, tol, max_steps, norm, floor=tiny)
+        s = default_backward(b.shape[0]) if solver is None else solver
+        x, _, status, *_ = iterate(fn, s, b, None, tol, max_steps, norm, floor=tiny)
         ok = status == _DONE
         x = jnp.where(ok, x, jnp.nan)
         if throw:
@@ -106,8 +111,8 @@ class ImplicitAdjoint(AbstractAdjoint):
     The cotangent of θ is vᵀ ∂f/∂θ where v solves the adjoint fixed point
     $$v^⊤ = v^⊤ \\frac{∂f}{∂z}(z^*) + \\bar g^⊤$$
     and the tangent ż = (∂f/∂z) ż + (∂f/∂θ) θ̇ likewise (forward mode), both by a fixed-point
-    iteration on the *linear* map. The default backward solver is `Anderson(history=10)`
-    whatever the forward solver is: on a linear map Anderson is a restarted GMRES (Walker &
+    iteration on the *linear* map. The default backward solver is `Anderson(history=min(10, n))`
+    whatever the forward solver is (`Anderson(history=min(10, n))`): on a linear map Anderson is a restarted GMRES (Walker &
     Ni 2011), so it converges whenever I − ∂f/∂z is well conditioned — also where Picard
     stalls or diverges because ∂f/∂z has an eigenvalue near or beyond −1 (x = cos x + θ at
     sin x* ≈ 1). Memory is independent of the number of forward iterations. An unconverged
@@ -115,7 +120,7 @@ class ImplicitAdjoint(AbstractAdjoint):
 
     **Arguments:**
 
-    - `solver`: the backward solver: `None` (default, `Anderson(history=10)`), any contractax
+    - `solver`: the backward solver: `None` (default, `Anderson(history=min(10, n))`), any contractax
       solver, or `"forward"` to reuse the forward solver (the behaviour of contractax ≤ 0.1).
     - `tol`, `max_steps`: for the backward solve (default: the forward ones).
 
@@ -142,10 +147,10 @@ class ImplicitAdjoint(AbstractAdjoint):
                 f"as Anderson(), got {self.solver!r}."
             )
 
-    def backward_solver(self, forward: AbstractSolver) -> AbstractSolver:
-        """The solver of the linear backward/tangent fixed point."""
+    def backward_solver(self, forward: AbstractSolver) -> AbstractSolver | None:
+        """The solver of the linear backward/tangent fixed point (None: `default_backward`)."""
         if self.solver is None:
-            return DEFAULT_BACKWARD
+            return None  # default_backward(n), chosen once the size n is known
         if isinstance(self.solver, str):
             return forward
         return self.solver

@@ -106,7 +106,7 @@ def fixed_point(
     args=None,
     *,
     solver=Anderson(),
-    adjoint=ImplicitAdjoint(),
+    adjoint=None,
     tol: float | None = None,
     max_steps: int | np.integer = 256,
     norm: Any = 2,
@@ -132,7 +132,7 @@ def fixed_point(
       leaves are treated as static.
     - `solver`: [`contractax.Picard`][contractax.solvers.Picard], [`contractax.Relaxed`][contractax.solvers.Relaxed], [`contractax.Anderson`][contractax.solvers.Anderson]
       or [`contractax.Broyden`][contractax.solvers.Broyden].
-    - `adjoint`: [`contractax.ImplicitAdjoint`][contractax.solvers.ImplicitAdjoint], [`contractax.UnrolledAdjoint`][contractax.solvers.UnrolledAdjoint],
+    - `adjoint`: `None` (the default, `ImplicitAdjoint()`), [`contractax.ImplicitAdjoint`][contractax.solvers.ImplicitAdjoint], [`contractax.UnrolledAdjoint`][contractax.solvers.UnrolledAdjoint],
       [`contractax.JacobianFreeAdjoint`][contractax.solvers.JacobianFreeAdjoint] or [`contractax.NeumannAdjoint`][contractax.solvers.NeumannAdjoint].
     - `tol`: relative tolerance; default `eps**0.75` of the dtype (≈ 7e-6 in float32,
       2e-12 in float64).
@@ -164,6 +164,7 @@ def fixed_point(
         raise ValueError(
             f"`solver` must be a contractax solver such as Anderson(), got {solver!r}."
         )
+    adjoint = ImplicitAdjoint() if adjoint is None else adjoint
     if not isinstance(adjoint, AbstractAdjoint):
         raise ValueError(
             f"`adjoint` must be a contractax adjoint such as ImplicitAdjoint(), got {adjoint!r}."
@@ -190,6 +191,10 @@ def fixed_point(
     tol = check_tol(tol, dtype)
     normfn = make_norm(norm)
     _check_contraction(contraction)  # concrete: a ValueError now, not from inside the trace
+    if not _trace_state_clean():
+        # under grad/jit a closure may hold tracers of the outer transformation; hoist them
+        # into `args` so the compiled solve sees them as inputs (and differentiates them)
+        f, args = _hoist_closure(f, z0, args)
     return _solve(
         f,
         z0,
@@ -203,6 +208,36 @@ def fixed_point(
         bool(throw),
         bool(has_aux),
     )
+
+
+def _trace_state_clean() -> bool:
+    try:
+        from jax._src.core import trace_state_clean
+    except ImportError:  # pragma: no cover - a JAX without it: always hoist
+        return False
+    return trace_state_clean()
+
+
+class _Hoisted(eqx.Module):
+    """`f(z, args)` with its closed-over tracers passed in as `args[1]` (see `_hoist_closure`)."""
+
+    converted: Callable
+    static: Any
+
+    def __call__(self, z, a):
+        dyn, consts = a
+        return self.converted(z, dyn, *consts)
+
+
+def _hoist_closure(f, z0, args):
+    """Move tracers that `f` closes over into `args` (`jax.closure_convert`); `f` unchanged
+    when it closes over none, so the compiled solve stays cached."""
+    dyn, static = eqx.partition(args, eqx.is_array)
+    g = lambda z, d: f(z, eqx.combine(d, static))
+    converted, consts = jax.closure_convert(g, z0, dyn)
+    if not consts:
+        return f, args
+    return _Hoisted(converted, static), (dyn, tuple(consts))
 
 
 def _check_structure(f, z0, args):

@@ -142,7 +142,7 @@ def monotone_solve(
     z0=None,
     *,
     solver=PeacemanRachford(),
-    adjoint=ImplicitAdjoint(),
+    adjoint=None,
     tol: float | None = None,
     max_steps: int | np.integer = 256,
     norm=2,
@@ -189,6 +189,7 @@ def monotone_solve(
         raise ValueError(
             f"`solver` must be ForwardBackward(alpha) or PeacemanRachford(alpha), got {solver!r}."
         )
+    adjoint = ImplicitAdjoint() if adjoint is None else adjoint
     if not isinstance(adjoint, AbstractAdjoint):
         raise ValueError(f"`adjoint` must be a contractax adjoint, got {adjoint!r}.")
     W, u = jnp.asarray(W), jnp.asarray(u)
