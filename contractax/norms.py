@@ -26,12 +26,14 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
 from ._checks import (
+    LOW_PRECISION,
     as_float_array,
     check_finite,
     check_p,
     check_slope_bounds,
     check_square,
     check_weight,
+    upcast,
 )
 
 __all__ = [
@@ -85,12 +87,18 @@ def _chol_transform(A: Array, P: Array) -> Array:
 
 
 def _prepare(A, p, weight, name="A"):
+    """The one funnel: p, shape, finiteness, weight kind; float16/bfloat16 are computed in
+    float32 (eigvalsh/svd have no half-precision kernels) and the caller casts back."""
     p = check_p(p)
     A = check_square(A, name)
+    A, dtype = upcast(A)
+    if weight is not None:
+        weight = jnp.asarray(weight)
+        weight = weight.astype(A.dtype) if weight.dtype in LOW_PRECISION else weight
     w = check_weight(weight, p, A.shape[-1], A.ndim - 2)
     if w is not None:
         A = _chol_transform(A, w) if p == 2 else _scale(A, w, p)
-    return A, p
+    return A, p, dtype
 
 
 def vector_norm(x: Float[ArrayLike, "*batch n"], p=2, weight=None) -> Float[Array, "*batch"]:
@@ -145,12 +153,14 @@ def induced_norm(A: Float[ArrayLike, "*batch n n"], p=2, weight=None) -> Float[A
 
     Source: seed 000 §3 (induced norms of Table 1); seed 001 "Norms".
     """
-    B, p = _prepare(A, p, weight)
+    B, p, dtype = _prepare(A, p, weight)
     if p == math.inf:
-        return jnp.max(jnp.sum(jnp.abs(B), axis=-1), axis=-1)
-    if p == 1:
-        return jnp.max(jnp.sum(jnp.abs(B), axis=-2), axis=-1)
-    return jnp.linalg.svd(B, compute_uv=False)[..., 0]
+        out = jnp.max(jnp.sum(jnp.abs(B), axis=-1), axis=-1)
+    elif p == 1:
+        out = jnp.max(jnp.sum(jnp.abs(B), axis=-2), axis=-1)
+    else:
+        out = jnp.linalg.svd(B, compute_uv=False)[..., 0]
+    return out.astype(dtype)
 
 
 def lognorm(A: Float[ArrayLike, "*batch n n"], p=2, weight=None) -> Float[Array, "*batch"]:
@@ -172,13 +182,13 @@ def lognorm(A: Float[ArrayLike, "*batch n n"], p=2, weight=None) -> Float[Array,
 
     Source: seed 001 "From LMIs to log norms"; seed 000 §3 eq. 3.1.
     """
-    B, p = _prepare(A, p, weight)
+    B, p, dtype = _prepare(A, p, weight)
     if p == 2:
-        return jnp.linalg.eigvalsh(_sym(B))[..., -1]
+        return jnp.linalg.eigvalsh(_sym(B))[..., -1].astype(dtype)
     axis = -1 if p == math.inf else -2
     diag = jnp.diagonal(B, axis1=-2, axis2=-1)
     off = jnp.sum(jnp.abs(B), axis=axis) - jnp.abs(diag)
-    return jnp.max(diag + off, axis=-1)
+    return jnp.max(diag + off, axis=-1).astype(dtype)
 
 
 def lognorm_by_definition(

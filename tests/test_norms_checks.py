@@ -80,3 +80,15 @@ def test_empty_and_bad_p():
     for p in (3, True, "inf"):
         with pytest.raises(ValueError, match="p must be one of"):
             cx.norms.lognorm(A, p)
+
+
+@pytest.mark.parametrize("dtype", [jnp.float16, jnp.bfloat16])
+def test_half_precision_is_computed_in_float32_and_returned_in_its_dtype(dtype):
+    ref = {p: float(cx.norms.lognorm(A.astype(dtype).astype(jnp.float32), p)) for p in (1, 2)}
+    for p in (1, 2, jnp.inf):
+        mu = cx.norms.lognorm(A.astype(dtype), p)
+        nrm = cx.norms.induced_norm(A.astype(dtype), p)
+        assert mu.dtype == dtype and nrm.dtype == dtype
+        assert np.isfinite(float(mu)) and np.isfinite(float(nrm))
+    for p in (1, 2):
+        np.testing.assert_allclose(float(cx.norms.lognorm(A.astype(dtype), p)), ref[p], rtol=1e-2)
