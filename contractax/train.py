@@ -211,6 +211,50 @@ def _train_step(params, static, opt_state, xb, yb, optimizer, loss_fn, track):
     return params, opt_state, (loss, finite, fwd)
 
 
+# --------------------------------------------------------------------------- checkpoints
+
+
+def save_checkpoint(path, model: eqx.Module, opt_state: Any = None, *, step: int = 0) -> None:
+    """Save a model and (optionally) its optimizer state to one file.
+
+    The arrays are written with `eqx.tree_serialise_leaves` (NumPy format, leaf by leaf); the
+    structure is *not* stored, so loading needs a model of the same structure (e.g. built by
+    the same constructor) — the equinox convention, which keeps activations and other static
+    fields in code rather than in pickles.
+
+    **Arguments:** `path` (a file name), `model`, `opt_state` (e.g. `History.opt_state`),
+    `step` (an integer stored with them, e.g. the epoch).
+
+    ```python
+    cx.train.save_checkpoint("ckpt.eqx", model, hist.opt_state, step=10)
+    model, opt_state, step = cx.train.load_checkpoint("ckpt.eqx", like_model, like_state)
+    ```
+    """
+    step = check_count(step, "`step`", minimum=0)
+    eqx.tree_serialise_leaves(path, (jnp.asarray(step), model, opt_state))
+
+
+def load_checkpoint(path, model_like: eqx.Module, opt_state_like: Any = None):
+    """Load what `save_checkpoint` wrote into models of the same structure.
+
+    **Arguments:** `path`; `model_like`, a model of the saved structure (its values are
+    replaced); `opt_state_like`, e.g. `optimizer.init(eqx.filter(model_like,
+    eqx.is_inexact_array))`, or None when no optimizer state was saved.
+
+    **Returns:** `(model, opt_state, step)`. A file of another structure raises a
+    `ValueError` naming the path.
+    """
+    like = (jnp.asarray(0), model_like, opt_state_like)
+    try:
+        step, model, opt_state = eqx.tree_deserialise_leaves(path, like)
+    except Exception as e:  # equinox raises assorted errors on a mismatch
+        raise ValueError(
+            f"{path} does not hold a checkpoint of this model / optimizer-state structure "
+            f"({type(e).__name__}: {e}); build `model_like` and `opt_state_like` as when saving."
+        ) from e
+    return model, opt_state, int(step)
+
+
 # --------------------------------------------------------------------------- robustness
 
 

@@ -200,3 +200,25 @@ def test_train_bad_arguments_name_them():
         cx.train.predict(m, x[:0])
     with pytest.raises(ValueError, match="eps_values"):
         cx.train.pgd_accuracy(m, x, y, [-0.1])
+
+
+def test_checkpoint_roundtrip_resumes_training_exactly(tmp_path):
+    x, y = _blobs()
+    opt = optax.adam(0.05)
+    kw = dict(optimizer=opt, batch_size=20, progress=False)
+    m0 = _Linear(jnp.zeros((3, 2)), jnp.zeros(3))
+    m1, h1 = cx.train.train(m0, x, y, epochs=2, key=jax.random.PRNGKey(0), **kw)
+    path = tmp_path / "ckpt.eqx"
+    cx.train.save_checkpoint(path, m1, h1.opt_state, step=2)
+    like_state = opt.init(eqx.filter(m0, eqx.is_inexact_array))
+    m2, s2, step = cx.train.load_checkpoint(path, m0, like_state)
+    assert step == 2
+    np.testing.assert_array_equal(m2.W, m1.W)
+    # resuming from the checkpoint equals continuing in memory
+    a, _ = cx.train.train(
+        m1, x, y, epochs=1, key=jax.random.PRNGKey(5), opt_state=h1.opt_state, **kw
+    )
+    b, _ = cx.train.train(m2, x, y, epochs=1, key=jax.random.PRNGKey(5), opt_state=s2, **kw)
+    np.testing.assert_array_equal(a.W, b.W)
+    with pytest.raises(ValueError, match="ckpt.eqx"):
+        cx.train.load_checkpoint(path, _Linear(jnp.zeros((4, 2)), jnp.zeros(4)), like_state)

@@ -17,6 +17,13 @@ from ._loop import _DONE, default_tol, make_norm, to_result
 from ._results import RESULTS, Solution
 from ._solvers import AbstractSolver, Anderson
 
+
+def _named(obj) -> str:
+    """`repr` with the defining library: optimistix's ImplicitAdjoint is not contractax's."""
+    module = type(obj).__module__.split(".")[0]
+    return f"{obj!r} from {module!r}" if module != "contractax" else repr(obj)
+
+
 _RHO = "`contraction` (a contraction factor ρ)"
 
 
@@ -162,12 +169,13 @@ def fixed_point(
     """
     if not isinstance(solver, AbstractSolver):
         raise ValueError(
-            f"`solver` must be a contractax solver such as Anderson(), got {solver!r}."
+            f"`solver` must be a contractax solver such as cx.Anderson(), got {_named(solver)}."
         )
     adjoint = ImplicitAdjoint() if adjoint is None else adjoint
     if not isinstance(adjoint, AbstractAdjoint):
         raise ValueError(
-            f"`adjoint` must be a contractax adjoint such as ImplicitAdjoint(), got {adjoint!r}."
+            f"`adjoint` must be a contractax adjoint such as cx.ImplicitAdjoint(), got "
+            f"{_named(adjoint)}."
         )
     max_steps = check_count(max_steps, "`max_steps`", minimum=0)
     if not isinstance(throw, (bool, np.bool_)):

@@ -16,7 +16,7 @@ import numpy as np
 
 from .._checks import check_count, positive
 from ._adjoints import AbstractAdjoint, ImplicitAdjoint, implicit_solve
-from ._fixed_point import _check_contraction, check_tol, finish, guard_contraction
+from ._fixed_point import _check_contraction, _named, check_tol, finish, guard_contraction
 from ._loop import _DONE, iterate, make_norm
 from ._results import RESULTS, Solution
 from ._solvers import AbstractSolver
@@ -187,11 +187,15 @@ def monotone_solve(
     """
     if not isinstance(solver, (ForwardBackward, PeacemanRachford)):
         raise ValueError(
-            f"`solver` must be ForwardBackward(alpha) or PeacemanRachford(alpha), got {solver!r}."
+            f"`solver` must be ForwardBackward(alpha) or PeacemanRachford(alpha), got "
+            f"{_named(solver)}."
         )
     adjoint = ImplicitAdjoint() if adjoint is None else adjoint
     if not isinstance(adjoint, AbstractAdjoint):
-        raise ValueError(f"`adjoint` must be a contractax adjoint, got {adjoint!r}.")
+        raise ValueError(
+            f"`adjoint` must be a contractax adjoint such as cx.ImplicitAdjoint(), got "
+            f"{_named(adjoint)}."
+        )
     W, u = jnp.asarray(W), jnp.asarray(u)
     if W.ndim != 2 or W.shape[0] != W.shape[1] or u.shape != W.shape[:1]:
         raise ValueError(
