@@ -201,7 +201,9 @@ class _REN(eqx.Module):
         return solvers.fixed_point(
             _Layer(self.activation, self.precision), w0, (e.D11, c),
             solver=solvers.Picard() if solver is None else solver,
-            adjoint=solvers.ImplicitAdjoint() if adjoint is None else adjoint,
+            # ∂w/∂w = diag(σ')D₁₁ is nilpotent (D₁₁ strictly lower triangular): Picard solves
+            # the linear backward system exactly in q steps, as it does the forward one
+            adjoint=solvers.ImplicitAdjoint(solver="forward") if adjoint is None else adjoint,
             tol=self.tol, max_steps=self.max_steps, norm=jnp.inf, throw=False,
         )  # fmt: skip
 
