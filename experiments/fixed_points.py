@@ -118,7 +118,9 @@ def _picard_rate(n, rhos, claims, figs, metrics):
 
     def residual(rho, steps):
         f = lambda z, a: a @ z + b
-        sol = cx.fixed_point(f, jnp.zeros(n), rho * Q, solver=cx.Picard(), tol=0.0, max_steps=steps)
+        sol = cx.fixed_point(
+            f, jnp.zeros(n), rho * Q, solver=cx.Picard(), tol=1e-300, max_steps=steps
+        )  # never met: exactly `steps` steps
         return sol.stats["abs_residual"]
 
     # K per ρ keeps ρ^K ≥ 1e-8, above the float64 round-off floor of the residual
