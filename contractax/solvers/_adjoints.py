@@ -23,6 +23,7 @@ from ._results import RESULTS
 from ._solvers import AbstractSolver
 
 GMRES_RESTART = 20  # Krylov dimension of the default backward solve (GMRES(20))
+GMRES_METHOD = "batched"
 
 
 def _zero_tangent(x):
@@ -40,7 +41,8 @@ def fixed_point_linear_solve(
     GMRES (`jax.scipy.sparse.linalg.gmres`, restart min(20, n), at most `max_steps` matrix–vector
     products) converges whenever A is well conditioned, whatever the spectrum of J — unlike a
     fixed-point iteration, which needs ρ(J) < 1 (Picard) or a favourable spectrum (Anderson).
-    Convergence is judged on the true residual: ‖A x − b‖ ≤ tol · max(‖b‖, tiny). An
+    Convergence is judged on the true residual, as for the fixed-point iterations:
+    ‖A x − b‖ = ‖x − (Jx + b)‖ ≤ tol · max(‖x‖, tiny). An
     unconverged solve returns NaN (never a silent wrong gradient) and, with `throw=True`,
     raises `RESULTS.backward_not_converged` at run time.
     """
@@ -52,10 +54,11 @@ def fixed_point_linear_solve(
             restart = max(1, min(GMRES_RESTART, n))
             x, _ = gmres(
                 matvec, b, tol=0.1 * tol, atol=0.0, restart=restart,
-                maxiter=max(1, -(-max_steps // restart)), solve_method="batched",
+                maxiter=max(1, -(-max_steps // restart)), solve_method=GMRES_METHOD,
             )  # fmt: skip
+            # the criterion of every contractax solve: ‖x − (Jx + b)‖ ≤ tol · max(‖x‖, tiny)
             resid = norm(matvec(x) - b)
-            ok = jnp.isfinite(resid) & (resid <= tol * jnp.maximum(norm(b), tiny))
+            ok = jnp.isfinite(resid) & (resid <= tol * jnp.maximum(norm(x), tiny))
         else:
             fn = lambda x, _: x - matvec(x) + b
             x, _, status, *_ = iterate(fn, solver, b, None, tol, max_steps, norm, floor=tiny)
