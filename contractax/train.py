@@ -20,6 +20,7 @@ from jaxtyping import Array, ArrayLike, Float, Int
 
 from ._batching import map_rows
 from ._checks import check_count, check_positive
+from ._progress import progress as show_progress
 from .data import batches
 from .solvers import RESULTS
 
@@ -100,7 +101,7 @@ def train(
     key,
     eval_fn: Callable | None = None,
     opt_state: Any = None,
-    progress: bool = True,
+    progress: bool | None = None,
 ) -> tuple[eqx.Module, History]:
     """Train an equinox model with optax on minibatches; one compiled step for every batch.
 
@@ -123,7 +124,8 @@ def train(
     - `epochs`, `batch_size`, `key`: schedule and randomness.
     - `eval_fn`: optional `eval_fn(model) -> Any`, called after each epoch (kept in history).
     - `opt_state`: optional optimizer state to resume from (default `optimizer.init`).
-    - `progress`: show a tqdm progress bar (when tqdm is installed).
+    - `progress`: show a progress bar (`True`/`False`; `None` lets the environment decide:
+      on in a terminal, off in CI logs; tqdm, an optional extra).
 
     **Returns:** `(trained_model, History)`; `History.opt_state` is the final optimizer state.
 
@@ -151,13 +153,8 @@ def train(
     opt_state = optimizer.init(params) if opt_state is None else opt_state
     track = callable(getattr(model, "solve", None))
 
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # pragma: no cover - optional extra
-        tqdm = None
-
-    rng = range(epochs)
-    bar = tqdm(rng, desc="train", disable=not progress, leave=False) if tqdm else rng
+    # the library's one progress display: tqdm when installed and shown (off in CI logs)
+    bar = show_progress(range(epochs), total=epochs, desc="train", show=progress)
     hist = {k: [] for k in ("loss", "fwd", "bwd", "skipped")}
     evals = []
     for _ in bar:
@@ -174,7 +171,7 @@ def train(
         hist["fwd"].append(float(fwd.mean()) if track else float("nan"))
         hist["bwd"].append(float(applied.mean()))
         hist["skipped"].append(int((~applied).sum()))
-        if tqdm:
+        if hasattr(bar, "set_postfix"):
             bar.set_postfix(loss=f"{hist['loss'][-1]:.4f}", skipped=hist["skipped"][-1])
         if eval_fn is not None:
             evals.append(eval_fn(eqx.combine(params, static)))
