@@ -197,3 +197,11 @@ def test_closures_over_traced_values_are_differentiated():
     np.testing.assert_allclose(jax.vmap(g)(jnp.stack([W, W])), g(W), rtol=1e-12)
     _, t = jax.jvp(g, (W,), (E,))
     np.testing.assert_allclose(t, fd, rtol=1e-7)
+
+
+def test_monotone_solve_checks_the_prox_output_shape():
+    W = 0.3 * jnp.eye(3)
+    with pytest.raises(ValueError, match="prox"):
+        monotone_solve(W, B, lambda v, alpha: v[:2])
+    with pytest.raises(ValueError, match="prox"):
+        monotone_solve(W, B, lambda v, alpha: (v, v))

@@ -218,6 +218,12 @@ def monotone_solve(
 @eqx.filter_jit
 def _monotone(W, u, prox, z0, solver, adjoint, tol, max_steps, normfn, contraction, throw):
     contraction = _check_contraction(contraction)
+    out = jax.eval_shape(lambda v: prox(v, 1.0), u)
+    if getattr(out, "shape", None) != u.shape:
+        raise ValueError(
+            f"`prox(v, alpha)` must return an array of the shape of v, {u.shape} (an elementwise "
+            f"proximal operator such as ReLU); got {jax.tree_util.tree_map(jnp.shape, out)}."
+        )
     z0 = guard_contraction(z0, contraction)
     dyn = {"W": W, "u": u}
     step = solver.stepper(prox)
