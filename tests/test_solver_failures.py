@@ -205,3 +205,19 @@ def test_monotone_solve_checks_the_prox_output_shape():
         monotone_solve(W, B, lambda v, alpha: v[:2])
     with pytest.raises(ValueError, match="prox"):
         monotone_solve(W, B, lambda v, alpha: (v, v))
+
+
+def test_monotone_prox_closing_over_a_traced_value_is_refused_clearly():
+    W = 0.3 * jnp.eye(3)
+
+    def g(t):
+        return monotone_solve(W, B, lambda v, alpha: jax.nn.relu(v - t)).value.sum()
+
+    with pytest.raises(ValueError, match="closes over a traced value"):
+        jax.grad(g)(0.1)
+    # the documented way: the threshold folded into u, differentiated implicitly
+    relu = lambda v, alpha: jax.nn.relu(v)
+    g2 = lambda t: monotone_solve(W, B - t, relu).value.sum()
+    h = 1e-6
+    np.testing.assert_allclose(jax.grad(g2)(0.1), (g2(0.1 + h) - g2(0.1 - h)) / (2 * h), rtol=1e-6)
+    assert np.isfinite(g(0.1))  # eager (nothing traced) is fine

@@ -16,7 +16,14 @@ import numpy as np
 
 from .._checks import check_count, positive
 from ._adjoints import AbstractAdjoint, ImplicitAdjoint, implicit_solve
-from ._fixed_point import _check_contraction, _named, check_tol, finish, guard_contraction
+from ._fixed_point import (
+    _check_contraction,
+    _named,
+    _trace_state_clean,
+    check_tol,
+    finish,
+    guard_contraction,
+)
 from ._loop import _DONE, iterate, make_norm
 from ._results import RESULTS, Solution
 from ._solvers import AbstractSolver
@@ -212,6 +219,13 @@ def monotone_solve(
     max_steps = check_count(max_steps, "`max_steps`", minimum=0)
     normfn = make_norm(norm)
     _check_contraction(contraction)
+    if not _trace_state_clean() and jax.closure_convert(lambda v: prox(v, 1.0), u)[1]:
+        raise ValueError(
+            "`prox` closes over a traced value (a parameter being differentiated or jitted); "
+            "monotone_solve differentiates only W and u. Fold the parameter into u or W (e.g. "
+            "a threshold t as u - t with prox = ReLU), or use cx.fixed_point with the parameter "
+            "in `args`."
+        )
     return _monotone(W, u, prox, z0, solver, adjoint, tol, max_steps, normfn, contraction, throw)
 
 
