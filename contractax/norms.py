@@ -26,7 +26,6 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
 from ._checks import (
-    LOW_PRECISION,
     as_float_array,
     check_finite,
     check_p,
@@ -92,9 +91,7 @@ def _prepare(A, p, weight, name="A"):
     p = check_p(p)
     A = check_square(A, name)
     A, dtype = upcast(A)
-    if weight is not None:
-        weight = jnp.asarray(weight)
-        weight = weight.astype(A.dtype) if weight.dtype in LOW_PRECISION else weight
+    weight = None if weight is None else upcast(weight)[0]
     w = check_weight(weight, p, A.shape[-1], A.ndim - 2)
     if w is not None:
         A = _chol_transform(A, w) if p == 2 else _scale(A, w, p)

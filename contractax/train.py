@@ -140,15 +140,11 @@ def train(
     x = jnp.asarray(x)
     y = jnp.asarray(y)
     epochs = check_count(epochs, "`epochs`", minimum=0)
-    batch_size = check_count(batch_size, "`batch_size`")
     if x.shape[:1] != y.shape[:1]:
         raise ValueError(
             f"`x` and `y` must have the same number of examples; got x {x.shape}, y {y.shape}."
         )
-    if batch_size > x.shape[0]:
-        raise ValueError(
-            f"`batch_size` ({batch_size}) exceeds the number of examples ({x.shape[0]})."
-        )
+    # `batch_size` is checked by `data.batches`, the one place that draws the minibatches
     params, static = eqx.partition(model, eqx.is_inexact_array)
     opt_state = optimizer.init(params) if opt_state is None else opt_state
     track = callable(getattr(model, "solve", None))

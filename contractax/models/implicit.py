@@ -201,13 +201,11 @@ class ImplicitNetwork(eqx.Module):
         inj = self.B @ u + self.b
         x0 = jnp.zeros_like(self.b) if x0 is None else x0
         rho = jax.lax.stop_gradient(self.contraction_factor())
-        g = _averaged
-
         solver = solvers.Picard() if solver is None else solver
         # The stopping test uses the plain ℓ∞ norm; the certificate below uses the weighted one,
         # in which the averaged map contracts with factor rho.
         sol = solvers.fixed_point(
-            g,
+            _averaged,
             x0,
             (A, inj, alpha, self.activation),
             solver=solver,
@@ -219,7 +217,8 @@ class ImplicitNetwork(eqx.Module):
         x = jax.lax.stop_gradient(sol.value)
         eta = jax.lax.stop_gradient(self.eta)
         resid = jnp.max(
-            jnp.abs(g(x, (*jax.lax.stop_gradient((A, inj, alpha)), self.activation)) - x) / eta
+            jnp.abs(_averaged(x, (*jax.lax.stop_gradient((A, inj, alpha)), self.activation)) - x)
+            / eta
         )
         bound = jnp.max(eta) * resid / (1.0 - rho)
         return eqx.tree_at(lambda s: s.stats, sol, dict(sol.stats) | {"error_bound": bound})

@@ -23,7 +23,6 @@ from ._results import RESULTS
 from ._solvers import AbstractSolver
 
 GMRES_RESTART = 20  # Krylov dimension of the default backward solve (GMRES(20))
-GMRES_METHOD = "batched"
 
 
 def _zero_tangent(x):
@@ -54,7 +53,7 @@ def fixed_point_linear_solve(
             restart = max(1, min(GMRES_RESTART, n))
             x, _ = gmres(
                 matvec, b, tol=0.1 * tol, atol=0.0, restart=restart,
-                maxiter=max(1, -(-max_steps // restart)), solve_method=GMRES_METHOD,
+                maxiter=max(1, -(-max_steps // restart)), solve_method="batched",
             )  # fmt: skip
             # the criterion of every contractax solve: ‖x − (Jx + b)‖ ≤ tol · max(‖x‖, tiny)
             resid = norm(matvec(x) - b)

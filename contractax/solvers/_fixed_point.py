@@ -227,10 +227,10 @@ def _trace_state_clean() -> bool:
 
 
 class _Hoisted(eqx.Module):
-    """`f(z, args)` with its closed-over tracers passed in as `args[1]` (see `_hoist_closure`)."""
+    """`f(z, args)` closure-converted: its array args in `a[0]`, its former closed-over tracers in
+    `a[1]` (see `_hoist_closure`; the static part of args is baked into `converted`)."""
 
     converted: Callable
-    static: Any
 
     def __call__(self, z, a):
         dyn, consts = a
@@ -245,7 +245,7 @@ def _hoist_closure(f, z0, args):
     converted, consts = jax.closure_convert(g, z0, dyn)
     if not consts:
         return f, args
-    return _Hoisted(converted, static), (dyn, tuple(consts))
+    return _Hoisted(converted), (dyn, tuple(consts))
 
 
 def _check_structure(f, z0, args):

@@ -39,14 +39,13 @@ def make_norm(norm) -> Callable:
     compiled solve is cached across calls)."""
     if callable(norm):
         return norm
-    if isinstance(norm, (bool, np.bool_, str)):
-        pass
-    elif norm == 2:
-        return _norm2
-    elif norm == 1:
-        return _norm1
-    elif norm == jnp.inf or norm == np.inf:
-        return _norm_inf
+    if not isinstance(norm, (bool, np.bool_, str)):  # True == 1 must not mean the ℓ1 norm
+        if norm == 2:
+            return _norm2
+        if norm == 1:
+            return _norm1
+        if norm == jnp.inf or norm == np.inf:
+            return _norm_inf
     raise ValueError(f"`norm` must be 1, 2, jnp.inf or a callable on a flat vector, got {norm!r}.")
 
 
