@@ -18,7 +18,7 @@ from jax import lax
 from jax.scipy.sparse.linalg import gmres
 
 from .._checks import count, optional, positive
-from ._loop import _DONE, iterate
+from ._loop import DONE, Inputs, iterate
 from ._results import RESULTS
 from ._solvers import AbstractSolver
 
@@ -60,8 +60,9 @@ def fixed_point_linear_solve(
             ok = jnp.isfinite(resid) & (resid <= tol * jnp.maximum(norm(x), tiny))
         else:
             fn = lambda x, _: x - matvec(x) + b
-            x, _, status, *_ = iterate(fn, solver, b, None, tol, max_steps, norm, floor=tiny)
-            ok = status == _DONE
+            problem = Inputs(fn, solver, b, None, tol, max_steps, norm)
+            x, _, status, *_ = iterate(problem, floor=tiny)
+            ok = status == DONE
         x = jnp.where(ok, x, jnp.nan)
         if throw:
             x = RESULTS.backward_not_converged.error_if(x, ~ok)
@@ -99,23 +100,27 @@ def implicit_solve(forward: Callable, fn: Callable, z0, dyn, make_solves: Callab
 
 
 class AbstractAdjoint(eqx.Module):
-    """How `fixed_point` differentiates its solution."""
+    """How `fixed_point` differentiates its solution.
 
-    def solve(self, fn, solver, z0, dyn, tol, max_steps, norm, throw):
-        """Return `(z, status, num_steps, abs_residual, z_norm)`, differentiable in `dyn`."""
-        raise NotImplementedError
+    A subclass gives `linear_solves` (how to solve with I − ∂f/∂z in the implicit rule) or
+    overrides `apply` altogether (`UnrolledAdjoint`).
+    """
 
-    def linear_solves(self, solver, tol, max_steps, norm, throw):
-        """`(solve, transpose_solve)` for I − ∂f/∂z."""
-        raise NotImplementedError
+    def apply(self, inputs: Inputs):
+        """Solve `inputs` and return `(z, status, num_steps, abs_residual, z_norm)`,
+        differentiable in `inputs.args` by the implicit rule with `linear_solves`."""
 
-    def _implicit(self, fn, solver, z0, dyn, tol, max_steps, norm, throw):
         def forward(z0, dyn):
-            z, _, status, k, r, zn = iterate(fn, solver, z0, dyn, tol, max_steps, norm)
+            z, _, status, k, r, zn = iterate(inputs._replace(z0=z0, args=dyn))
             return z, status, k, r, zn
 
-        solves = self.linear_solves(solver, tol, max_steps, norm, throw)
-        return implicit_solve(forward, fn, z0, dyn, lambda z, d: solves)
+        return implicit_solve(
+            forward, inputs.fn, inputs.z0, inputs.args, self.linear_solves(inputs)
+        )
+
+    def linear_solves(self, inputs: Inputs) -> Callable:
+        """`make(z, args) -> (solve, transpose_solve)` for I − ∂f/∂z at the solution z."""
+        raise NotImplementedError
 
 
 class ImplicitAdjoint(AbstractAdjoint):
@@ -169,18 +174,16 @@ class ImplicitAdjoint(AbstractAdjoint):
             return forward
         return self.solver
 
-    def linear_solves(self, solver, tol, max_steps, norm, throw):
+    def linear_solves(self, inputs):
+        tol = inputs.tol if self.tol is None else self.tol
+        max_steps = inputs.max_steps if self.max_steps is None else self.max_steps
+        if self.solver is None and inputs.structured_solves is not None:
+            # the problem's own backward method (monotone_solve: the forward splitting)
+            return inputs.structured_solves(tol, max_steps, inputs.norm, inputs.throw)
         s = fixed_point_linear_solve(
-            self.backward_solver(solver),
-            tol if self.tol is None else self.tol,
-            max_steps if self.max_steps is None else self.max_steps,
-            norm,
-            throw,
+            self.backward_solver(inputs.solver), tol, max_steps, inputs.norm, inputs.throw
         )
-        return s, s
-
-    def solve(self, fn, solver, z0, dyn, tol, max_steps, norm, throw):
-        return self._implicit(fn, solver, z0, dyn, tol, max_steps, norm, throw)
+        return lambda z, dyn: (s, s)
 
 
 class JacobianFreeAdjoint(AbstractAdjoint):
@@ -191,12 +194,9 @@ class JacobianFreeAdjoint(AbstractAdjoint):
     networks".
     """
 
-    def linear_solves(self, solver, tol, max_steps, norm, throw):
+    def linear_solves(self, inputs):
         ident = lambda _, b: b
-        return ident, ident
-
-    def solve(self, fn, solver, z0, dyn, tol, max_steps, norm, throw):
-        return self._implicit(fn, solver, z0, dyn, tol, max_steps, norm, throw)
+        return lambda z, dyn: (ident, ident)
 
 
 class NeumannAdjoint(AbstractAdjoint):
@@ -212,14 +212,11 @@ class NeumannAdjoint(AbstractAdjoint):
 
     terms: int = eqx.field(default=5, converter=count("NeumannAdjoint(terms)", minimum=0))
 
-    def linear_solves(self, solver, tol, max_steps, norm, throw):
+    def linear_solves(self, inputs):
         def solve(matvec, b):
             return lax.fori_loop(0, self.terms, lambda _, x: x - matvec(x) + b, b)
 
-        return solve, solve
-
-    def solve(self, fn, solver, z0, dyn, tol, max_steps, norm, throw):
-        return self._implicit(fn, solver, z0, dyn, tol, max_steps, norm, throw)
+        return lambda z, dyn: (solve, solve)
 
 
 class UnrolledAdjoint(AbstractAdjoint):
@@ -229,6 +226,6 @@ class UnrolledAdjoint(AbstractAdjoint):
     `max_steps` (seed 004 §2.1.3: "ever growing memory"). Works in forward and reverse mode.
     """
 
-    def solve(self, fn, solver, z0, dyn, tol, max_steps, norm, throw):
-        z, _, status, k, r, zn = iterate(fn, solver, z0, dyn, tol, max_steps, norm, unrolled=True)
+    def apply(self, inputs):
+        z, _, status, k, r, zn = iterate(inputs, unrolled=True)
         return z, status, k, r, zn

@@ -13,12 +13,12 @@ from jax.flatten_util import ravel_pytree
 
 from .._checks import check_count, check_in_interval, check_positive
 from ._adjoints import AbstractAdjoint, ImplicitAdjoint
-from ._loop import _DONE, default_tol, make_norm, to_result
-from ._results import RESULTS, Solution
+from ._loop import Inputs, default_tol, finish, make_norm
+from ._results import Solution
 from ._solvers import AbstractSolver, Anderson
 
 
-def _named(obj) -> str:
+def named(obj) -> str:
     """`repr` with the defining library: optimistix's ImplicitAdjoint is not contractax's."""
     module = type(obj).__module__.split(".")[0]
     return f"{obj!r} from {module!r}" if module != "contractax" else repr(obj)
@@ -27,7 +27,7 @@ def _named(obj) -> str:
 _RHO = "`contraction` (a contraction factor ρ)"
 
 
-def _check_contraction(contraction):
+def check_contraction(contraction):
     """None, or ρ ∈ [0, 1) as an array; a concrete value out of range raises now."""
     if contraction is None:
         return None
@@ -55,56 +55,6 @@ def check_tol(tol, dtype) -> float:
         )
     check_positive(tol, "`tol` (the relative tolerance of the solve)")
     return float(tol)
-
-
-@jax.custom_jvp
-def _nan_derivative_unless(z, dyn, ok):
-    """The identity on z whose derivatives are NaN where `ok` is False.
-
-    Tangent: ż·s + c·Σθ̇ with s = 1, c = 0 where ok and s = c = NaN elsewhere — linear in
-    (ż, θ̇), so its transpose gives NaN cotangents to z's producers *and* to every parameter
-    leaf θ, even those whose path to z is masked by a ReLU's select (0·NaN there would be 0).
-    """
-    return z
-
-
-@_nan_derivative_unless.defjvp
-def _nan_derivative_unless_jvp(primals, tangents):
-    z, dyn, ok = primals
-    dz, tdyn, _ = tangents
-    s = jnp.where(ok, 1.0, jnp.nan).astype(dz.dtype)
-    c = jnp.where(ok, 0.0, jnp.nan).astype(dz.dtype)
-    total = sum(
-        (
-            jnp.sum(t).astype(dz.dtype)
-            for t, p in zip(jax.tree_util.tree_leaves(tdyn), jax.tree_util.tree_leaves(dyn))
-            if jnp.issubdtype(jnp.result_type(p), jnp.inexact)
-        ),
-        jnp.zeros((), dz.dtype),
-    )
-    return z, dz * s + c * total
-
-
-def finish(
-    z, status, num_steps, abs_res, z_norm, contraction, throw, dyn
-) -> tuple[Any, RESULTS, dict]:
-    """Build (value, result, stats) from the loop outputs (`dyn`: the differentiated
-    parameters), raising if asked."""
-    result = to_result(status)
-    # derivatives through an unsuccessful solve are NaN, never finite and wrong (seed 004 §2.1.3
-    # differentiates the *solution*; an unconverged iterate has no such derivative)
-    z = _nan_derivative_unless(z, dyn, status == _DONE)
-    if throw:
-        z = result.error_if(z, result != RESULTS.successful)
-    stats = {
-        "num_steps": num_steps,
-        "num_evals": num_steps + 1,
-        "residual": abs_res / jnp.maximum(z_norm, 1.0),
-        "abs_residual": abs_res,
-    }
-    if contraction is not None:
-        stats["error_bound"] = abs_res / (1.0 - contraction)
-    return z, result, stats
 
 
 def fixed_point(
@@ -169,13 +119,13 @@ def fixed_point(
     """
     if not isinstance(solver, AbstractSolver):
         raise ValueError(
-            f"`solver` must be a contractax solver such as cx.Anderson(), got {_named(solver)}."
+            f"`solver` must be a contractax solver such as cx.Anderson(), got {named(solver)}."
         )
     adjoint = ImplicitAdjoint() if adjoint is None else adjoint
     if not isinstance(adjoint, AbstractAdjoint):
         raise ValueError(
             f"`adjoint` must be a contractax adjoint such as cx.ImplicitAdjoint(), got "
-            f"{_named(adjoint)}."
+            f"{named(adjoint)}."
         )
     max_steps = check_count(max_steps, "`max_steps`", minimum=0)
     if not isinstance(throw, (bool, np.bool_)):
@@ -198,8 +148,8 @@ def fixed_point(
         )
     tol = check_tol(tol, dtype)
     normfn = make_norm(norm)
-    _check_contraction(contraction)  # concrete: a ValueError now, not from inside the trace
-    if not _trace_state_clean():
+    check_contraction(contraction)  # concrete: a ValueError now, not from inside the trace
+    if not trace_state_clean():
         # under grad/jit a closure may hold tracers of the outer transformation; hoist them
         # into `args` so the compiled solve sees them as inputs (and differentiates them)
         f, args = _hoist_closure(f, z0, args)
@@ -218,7 +168,7 @@ def fixed_point(
     )
 
 
-def _trace_state_clean() -> bool:
+def trace_state_clean() -> bool:
     try:
         from jax._src.core import trace_state_clean
     except ImportError:  # pragma: no cover - a JAX without it: always hoist
@@ -267,7 +217,7 @@ def _solve(f, z0, args, solver, adjoint, tol, max_steps, normfn, contraction, th
     # dispatch, not a trace; under an outer jit/vmap/grad this inlines.
     main = _first(f) if has_aux else f
     _check_structure(main, z0, args)
-    contraction = _check_contraction(contraction)
+    contraction = check_contraction(contraction)
     flat0, unravel = ravel_pytree(z0)
     dtype = flat0.dtype
     flat0 = guard_contraction(flat0, contraction)
@@ -276,7 +226,8 @@ def _solve(f, z0, args, solver, adjoint, tol, max_steps, normfn, contraction, th
     def fn(z, d):
         return ravel_pytree(main(unravel(z), eqx.combine(d, static)))[0].astype(dtype)
 
-    z, status, k, r, zn = adjoint.solve(fn, solver, flat0, dyn, tol, max_steps, normfn, throw)
+    inputs = Inputs(fn, solver, flat0, dyn, tol, max_steps, normfn, throw)
+    z, status, k, r, zn = adjoint.apply(inputs)
     z, result, stats = finish(z, status, k, r, zn, contraction, throw, dyn)
     value = unravel(z)
     aux = f(value, args)[1] if has_aux else None

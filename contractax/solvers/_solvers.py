@@ -7,7 +7,7 @@ iterate; the driver in `_fixed_point.py` evaluates f once per step. Sources: see
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import equinox as eqx
 import jax.numpy as jnp
@@ -38,6 +38,26 @@ def _spd_solve(H, b):
     for i in reversed(range(m)):
         x[i] = (y[i] - sum(L[k][i] * x[k] for k in range(i + 1, m))) / L[i][i]
     return jnp.stack(x)
+
+
+class AndersonState(NamedTuple):
+    """The last m values f_i, residuals g_i = f_i − x_i, their Gram matrix, and the count."""
+
+    f: Float[Array, "m n"]
+    g: Float[Array, "m n"]
+    gram: Float[Array, "m m"]
+    count: Array
+
+
+class BroydenState(NamedTuple):
+    """The rank-one terms B = −I + Σ u_i v_iᵀ, their count, and the previous z and g."""
+
+    u: Float[Array, "m n"]
+    v: Float[Array, "m n"]
+    count: Array
+    z_prev: Vec
+    g_prev: Vec
+    has_prev: Array
 
 
 class AbstractSolver(eqx.Module):
@@ -110,7 +130,7 @@ class Anderson(AbstractSolver):
 
     def init(self, z, fz, args=None):
         m, n = self.history, z.shape[0]
-        return dict(
+        return AndersonState(
             f=jnp.zeros((m, n), z.dtype),
             g=jnp.zeros((m, n), z.dtype),
             gram=jnp.zeros((m, m), z.dtype),
@@ -119,16 +139,16 @@ class Anderson(AbstractSolver):
 
     def step(self, z, fz, state, args=None):
         m, beta = self.history, self.mixing
-        count = state["count"]
+        count = state.count
         slot = count % m
         g = fz - z
         # one-hot selects instead of scatters: cheap under vmap, where `slot` is batched
         hot = jnp.arange(m) == slot
-        f = jnp.where(hot[:, None], fz[None, :], state["f"])
-        G = jnp.where(hot[:, None], g[None, :], state["g"])
+        f = jnp.where(hot[:, None], fz[None, :], state.f)
+        G = jnp.where(hot[:, None], g[None, :], state.g)
         filled = jnp.arange(m) < jnp.minimum(count + 1, m)
         row = jnp.where(filled, G @ g, 0.0)
-        gram = jnp.where(hot[:, None], row[None, :], state["gram"])
+        gram = jnp.where(hot[:, None], row[None, :], state.gram)
         gram = jnp.where(hot[None, :], row[:, None], gram)
         gm = jnp.where(filled[:, None] & filled[None, :], gram, 0.0)
         scale = jnp.max(jnp.diagonal(gm))
@@ -144,7 +164,7 @@ class Anderson(AbstractSolver):
             mixed = mixed - (1.0 - beta) * (alpha @ G)
             fallback = z + beta * g
         z_new = jnp.where(ok, mixed, fallback)
-        new = dict(f=f, g=G, gram=gram, count=jnp.where(ok, count + 1, 0))
+        new = AndersonState(f=f, g=G, gram=gram, count=jnp.where(ok, count + 1, 0))
         return z_new, new
 
 
@@ -168,7 +188,7 @@ class Broyden(AbstractSolver):
 
     def init(self, z, fz, args=None):
         m, n = self.memory, z.shape[0]
-        return dict(
+        return BroydenState(
             u=jnp.zeros((m, n), z.dtype),
             v=jnp.zeros((m, n), z.dtype),
             count=jnp.array(0, jnp.int32),
@@ -179,17 +199,17 @@ class Broyden(AbstractSolver):
 
     def step(self, z, fz, state, args=None):
         m = self.memory
-        u, v, count = state["u"], state["v"], state["count"]
+        u, v, count = state.u, state.v, state.count
         g = fz - z
-        dz = z - state["z_prev"]
-        dg = g - state["g_prev"]
+        dz = z - state.z_prev
+        dg = g - state.g_prev
         live = jnp.arange(m) < count  # terms beyond `count` are ignored
         bdg = -dg + jnp.where(live, v @ dg, 0.0) @ u
         btdz = -dz + jnp.where(live, u @ dz, 0.0) @ v
         denom = jnp.vdot(dz, bdg)
         eps = jnp.finfo(z.dtype).eps
         valid = (
-            state["has_prev"]
+            state.has_prev
             & (jnp.abs(denom) > eps * jnp.linalg.norm(dz) * jnp.linalg.norm(bdg))
             & jnp.isfinite(denom)
         )
@@ -206,5 +226,5 @@ class Broyden(AbstractSolver):
         ok = jnp.all(jnp.isfinite(z_new))
         z_new = jnp.where(ok, z_new, fz)
         count = jnp.where(ok, count, 0)
-        new = dict(u=u, v=v, count=count, z_prev=z, g_prev=g, has_prev=jnp.array(True))
+        new = BroydenState(u=u, v=v, count=count, z_prev=z, g_prev=g, has_prev=jnp.array(True))
         return z_new, new

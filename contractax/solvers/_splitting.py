@@ -8,6 +8,7 @@ I − W ⪰ m I (strong monotonicity) the solution is unique and both splittings
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import equinox as eqx
 import jax
@@ -15,16 +16,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._checks import check_count, positive
-from ._adjoints import AbstractAdjoint, ImplicitAdjoint, implicit_solve
+from ._adjoints import AbstractAdjoint, ImplicitAdjoint
 from ._fixed_point import (
-    _check_contraction,
-    _named,
-    _trace_state_clean,
+    check_contraction,
     check_tol,
-    finish,
     guard_contraction,
+    named,
+    trace_state_clean,
 )
-from ._loop import _DONE, iterate, make_norm
+from ._loop import DONE, Inputs, finish, iterate, make_norm
 from ._results import RESULTS, Solution
 from ._solvers import AbstractSolver
 
@@ -39,6 +39,11 @@ class _FBStep(AbstractSolver):
         return self.prox(v, a), state
 
 
+class _PRState(NamedTuple):
+    vinv: jax.Array  # the resolvent (I + α(I − W))⁻¹
+    s: jax.Array  # the reflected iterate
+
+
 class _PRStep(AbstractSolver):
     alpha: float
     prox: Callable = eqx.field(static=True)
@@ -48,14 +53,14 @@ class _PRStep(AbstractSolver):
         # I − W ⪰ mI, and a matrix product batches (vmap) far better than a triangular solve
         n = z.shape[0]
         V = (1.0 + self.alpha) * jnp.eye(n, dtype=z.dtype) - self.alpha * args["W"]
-        return {"vinv": jnp.linalg.inv(V), "s": z}
+        return _PRState(jnp.linalg.inv(V), z)
 
     def step(self, z, fz, state, args):
         a = self.alpha
-        s_half = 2.0 * z - state["s"]
-        z_half = state["vinv"] @ (s_half + a * args["u"])
+        s_half = 2.0 * z - state.s
+        z_half = state.vinv @ (s_half + a * args["u"])
         s = 2.0 * z_half - s_half
-        return self.prox(s, a), {"vinv": state["vinv"], "s": s}
+        return self.prox(s, a), state._replace(s=s)
 
 
 class ForwardBackward(eqx.Module):
@@ -103,15 +108,19 @@ def _linear_prox(d):
     return lambda x, a: d * x / (d + a * (1.0 - d))
 
 
-def _splitting_linear_solves(splitting, prox, tol, max_steps, norm, throw):
+def _splitting_linear_solves(splitting, prox):
     """Backward solves of I − DW, D = diag σ'(Wz + u), by the same splitting on W or Wᵀ.
 
     (I − M D) v = c is solved as ũ = D(M ũ + c) — the monotone problem with matrix M,
     injection c and the linear prox of φ(x) = ½ xᵀ(D⁻¹ − I)x — then v = c + M ũ.
-    (I − D W) x = r uses M = W on c = W r and x = r + D v.
+    (I − D W) x = r uses M = W on c = W r and x = r + D v. Returns the
+    `Inputs.structured_solves` of the monotone problem.
     """
 
-    def make(z, dyn):
+    def structured(tol, max_steps, norm, throw):
+        return lambda z, dyn: _make(z, dyn, tol, max_steps, norm, throw)
+
+    def _make(z, dyn, tol, max_steps, norm, throw):
         W, u = dyn["W"], dyn["u"]
         pre = W @ z + u
         d = jax.jvp(lambda v: prox(v, 1.0), (pre,), (jnp.ones_like(pre),))[1]
@@ -123,9 +132,10 @@ def _splitting_linear_solves(splitting, prox, tol, max_steps, norm, throw):
             tiny = jnp.finfo(c.dtype).tiny
             fn = lambda x, a: lin(a["W"] @ x + a["u"], 1.0)
             args = {"W": M, "u": c}
-            ut, _, status, *_ = iterate(fn, step, d * c, args, tol, max_steps, norm, floor=tiny)
+            problem = Inputs(fn, step, d * c, args, tol, max_steps, norm)
+            ut, _, status, *_ = iterate(problem, floor=tiny)
             v = c + M @ ut
-            ok = status == _DONE
+            ok = status == DONE
             v = jnp.where(ok, v, jnp.nan)
             if throw:
                 v = RESULTS.backward_not_converged.error_if(v, ~ok)
@@ -139,7 +149,7 @@ def _splitting_linear_solves(splitting, prox, tol, max_steps, norm, throw):
 
         return solve, transpose_solve
 
-    return make
+    return structured
 
 
 def monotone_solve(
@@ -195,13 +205,13 @@ def monotone_solve(
     if not isinstance(solver, (ForwardBackward, PeacemanRachford)):
         raise ValueError(
             f"`solver` must be ForwardBackward(alpha) or PeacemanRachford(alpha), got "
-            f"{_named(solver)}."
+            f"{named(solver)}."
         )
     adjoint = ImplicitAdjoint() if adjoint is None else adjoint
     if not isinstance(adjoint, AbstractAdjoint):
         raise ValueError(
             f"`adjoint` must be a contractax adjoint such as cx.ImplicitAdjoint(), got "
-            f"{_named(adjoint)}."
+            f"{named(adjoint)}."
         )
     W, u = jnp.asarray(W), jnp.asarray(u)
     if W.ndim != 2 or W.shape[0] != W.shape[1] or u.shape != W.shape[:1]:
@@ -218,8 +228,8 @@ def monotone_solve(
     tol = check_tol(tol, dtype)
     max_steps = check_count(max_steps, "`max_steps`", minimum=0)
     normfn = make_norm(norm)
-    _check_contraction(contraction)
-    if not _trace_state_clean() and jax.closure_convert(lambda v: prox(v, 1.0), u)[1]:
+    check_contraction(contraction)
+    if not trace_state_clean() and jax.closure_convert(lambda v: prox(v, 1.0), u)[1]:
         raise ValueError(
             "`prox` closes over a traced value (a parameter being differentiated or jitted); "
             "monotone_solve differentiates only W and u. Fold the parameter into u or W (e.g. "
@@ -231,7 +241,7 @@ def monotone_solve(
 
 @eqx.filter_jit
 def _monotone(W, u, prox, z0, solver, adjoint, tol, max_steps, normfn, contraction, throw):
-    contraction = _check_contraction(contraction)
+    contraction = check_contraction(contraction)
     out = jax.eval_shape(lambda v: prox(v, 1.0), u)
     if getattr(out, "shape", None) != u.shape:
         raise ValueError(
@@ -245,17 +255,8 @@ def _monotone(W, u, prox, z0, solver, adjoint, tol, max_steps, normfn, contracti
     def fn(z, d):
         return prox(d["W"] @ z + d["u"], 1.0)
 
-    if isinstance(adjoint, ImplicitAdjoint) and adjoint.solver is None:
-        btol = tol if adjoint.tol is None else adjoint.tol
-        bsteps = max_steps if adjoint.max_steps is None else adjoint.max_steps
-        make = _splitting_linear_solves(solver, prox, btol, bsteps, normfn, throw)
-
-        def forward(z0, d):
-            z, _, status, k, r, zn = iterate(fn, step, z0, d, tol, max_steps, normfn)
-            return z, status, k, r, zn
-
-        z, status, k, r, zn = implicit_solve(forward, fn, z0, dyn, make)
-    else:
-        z, status, k, r, zn = adjoint.solve(fn, step, z0, dyn, tol, max_steps, normfn, throw)
+    structured = _splitting_linear_solves(solver, prox)
+    inputs = Inputs(fn, step, z0, dyn, tol, max_steps, normfn, throw, structured)
+    z, status, k, r, zn = adjoint.apply(inputs)
     z, result, stats = finish(z, status, k, r, zn, contraction, throw, dyn)
     return Solution(z, result, stats)
