@@ -82,3 +82,30 @@ def test_has_aux_returns_aux_at_the_solution_and_differentiates_it():
     assert cx.fixed_point(lambda z, a: 0.5 * z + a, jnp.zeros(2), a).aux is None
     with pytest.raises(ValueError, match="has_aux"):
         cx.fixed_point(lambda z, a: 0.5 * z + a, jnp.zeros(2), a, has_aux=True)
+
+
+def test_anderson_mixing_frequency():
+    """jaxopt's `mixing_frequency=k`: extrapolate on every k-th step, relaxed steps between.
+
+    With k beyond the number of steps only step 0 extrapolates, from a one-element history
+    (α = [1], i.e. the relaxed step itself), so the iterates are exactly Relaxed(β)'s; with
+    k = 2 the solve still reaches the closed-form solution of a linear contraction.
+    """
+    k1, k2 = jax.random.split(jax.random.PRNGKey(0))
+    n = 12
+    Q = jnp.linalg.qr(jax.random.normal(k1, (n, n)))[0]
+    A = (Q * jnp.linspace(-0.9, 0.95, n)[None, :]) @ Q.T
+    b = jax.random.normal(k2, (n,))
+    f = lambda z, a: a[0] @ z + a[1]
+    z0 = jnp.zeros(n)
+    for steps in (1, 7, 30):
+        never = cx.fixed_point(
+            f, z0, (A, b), solver=cx.Anderson(mixing=0.7, mixing_frequency=1000), max_steps=steps
+        )
+        relaxed = cx.fixed_point(f, z0, (A, b), solver=cx.Relaxed(0.7), max_steps=steps)
+        np.testing.assert_allclose(never.value, relaxed.value, rtol=1e-12, atol=1e-13)
+    sol = cx.fixed_point(f, z0, (A, b), solver=cx.Anderson(mixing_frequency=2), max_steps=400)
+    assert sol.result == cx.RESULTS.successful
+    np.testing.assert_allclose(sol.value, jnp.linalg.solve(jnp.eye(n) - A, b), rtol=1e-9)
+    with pytest.raises(ValueError, match="mixing_frequency"):
+        cx.Anderson(mixing_frequency=0)

@@ -138,14 +138,8 @@ def fixed_point(
             "`z0` has no array leaves; the state of a fixed-point problem cannot be empty."
         )
     dtype = jnp.result_type(*leaves)
-    if not jnp.issubdtype(dtype, jnp.floating):
-        kind = (
-            "complex states are not supported" if jnp.issubdtype(dtype, jnp.complexfloating) else ""
-        )
-        raise ValueError(
-            f"`z0` must be real floating point, got dtype {dtype}"
-            + (f" ({kind}: split z into real and imaginary parts)." if kind else ".")
-        )
+    if not jnp.issubdtype(dtype, jnp.inexact):
+        raise ValueError(f"`z0` must be real or complex floating point, got dtype {dtype}.")
     tol = check_tol(tol, dtype)
     normfn = make_norm(norm)
     check_contraction(contraction)  # concrete: a ValueError now, not from inside the trace
@@ -219,19 +213,36 @@ def _solve(f, z0, args, solver, adjoint, tol, max_steps, normfn, contraction, th
     _check_structure(main, z0, args)
     contraction = check_contraction(contraction)
     flat0, unravel = ravel_pytree(z0)
-    dtype = flat0.dtype
-    flat0 = guard_contraction(flat0, contraction)
+    to_flat, from_flat, normfn = _real_view(flat0, normfn)
+    flat0 = guard_contraction(to_flat(flat0), contraction)
     dyn, static = eqx.partition(args, eqx.is_array)
 
     def fn(z, d):
-        return ravel_pytree(main(unravel(z), eqx.combine(d, static)))[0].astype(dtype)
+        return to_flat(ravel_pytree(main(unravel(from_flat(z)), eqx.combine(d, static)))[0])
 
     inputs = Inputs(fn, solver, flat0, dyn, tol, max_steps, normfn, throw)
     z, status, k, r, zn = adjoint.apply(inputs)
     z, result, stats = finish(z, status, k, r, zn, contraction, throw, dyn)
-    value = unravel(z)
+    value = unravel(from_flat(z))
     aux = f(value, args)[1] if has_aux else None
     return Solution(value, result, stats, aux)
+
+
+def _real_view(flat0, normfn):
+    """`(to_flat, from_flat, norm)` for the iteration's real vector.
+
+    A complex state z ∈ ℂⁿ is iterated as (Re z, Im z) ∈ ℝ²ⁿ: every solver and backward solve
+    then works unchanged (Anderson's mixing coefficients are real), derivatives are JAX's
+    ℝ-linear ones (holomorphic or not), and the norm is taken of the complex vector, so ℓ1/ℓ∞
+    are of the moduli |zᵢ|.
+    """
+    dtype = flat0.dtype
+    if not jnp.issubdtype(dtype, jnp.complexfloating):
+        return (lambda x: x.astype(dtype)), (lambda x: x), normfn
+    n = flat0.shape[0]
+    join = lambda x: jax.lax.complex(x[:n], x[n:])
+    split = lambda x: (lambda c: jnp.concatenate([jnp.real(c), jnp.imag(c)]))(x.astype(dtype))
+    return split, join, lambda x: normfn(join(x))
 
 
 class _first(eqx.Module):

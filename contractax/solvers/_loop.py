@@ -49,7 +49,7 @@ def default_tol(dtype) -> float:
 
 
 def _norm2(x):
-    return jnp.sqrt(jnp.sum(x * x))
+    return jnp.sqrt(jnp.real(jnp.vdot(x, x)))  # vdot conjugates: also the norm of a complex x
 
 
 def _norm1(x):
@@ -163,7 +163,7 @@ def nan_derivative_unless_jvp(primals, tangents):
     c = jnp.where(ok, 0.0, jnp.nan).astype(dz.dtype)
     total = sum(
         (
-            jnp.sum(t).astype(dz.dtype)
+            jnp.real(jnp.sum(t)).astype(dz.dtype)
             for t, p in zip(jax.tree_util.tree_leaves(tdyn), jax.tree_util.tree_leaves(dyn))
             if jnp.issubdtype(jnp.result_type(p), jnp.inexact)
         ),

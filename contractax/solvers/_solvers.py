@@ -120,6 +120,13 @@ class Anderson(AbstractSolver):
     - `history`: memory m (number of stored pairs).
     - `mixing`: β ∈ (0, 1].
     - `ridge`: relative Tikhonov regularisation λ of the Gram system.
+    - `mixing_frequency`: extrapolate on every k-th step only; the steps in between are the
+      relaxed step β f + (1 − β) z, and the history is updated on every step (jaxopt's
+      option). k = 1 (default) extrapolates on every step. Measured
+      (`python -m experiments.benchmarks anderson_mixing`, float32, tol 1e-5): on a linear
+      contraction with eigenvalues in [−0.9, 0.99] k = 3 needs 69 evaluations on average
+      against 146 for k = 1; on a tanh DEQ layer and on x = cos x + θ it changes little or
+      costs (19.4 → 18.6 and 10 → 11 at k = 3).
 
     Source: seed 004 §2.1.2 (Anderson 1965; Walker & Ni 2011).
     """
@@ -127,6 +134,7 @@ class Anderson(AbstractSolver):
     history: int = eqx.field(default=5, converter=count("Anderson(history)"))
     mixing: float = eqx.field(default=1.0, converter=real_in("Anderson(mixing)", 0.0, 1.0, "right"))
     ridge: float = eqx.field(default=1e-6, converter=nonnegative("Anderson(ridge)"))
+    mixing_frequency: int = eqx.field(default=1, converter=count("Anderson(mixing_frequency)"))
 
     def init(self, z, fz, args=None):
         m, n = self.history, z.shape[0]
@@ -164,6 +172,8 @@ class Anderson(AbstractSolver):
             mixed = mixed - (1.0 - beta) * (alpha @ G)
             fallback = z + beta * g
         z_new = jnp.where(ok, mixed, fallback)
+        if self.mixing_frequency > 1:  # a plain (relaxed) step between extrapolations
+            z_new = jnp.where(count % self.mixing_frequency == 0, z_new, fallback)
         new = AndersonState(f=f, g=G, gram=gram, count=jnp.where(ok, count + 1, 0))
         return z_new, new
 
