@@ -9,7 +9,10 @@ the reshape are one program, compiled once per `fn` (by identity), grid shape an
 reused on later calls.
 
 Multi-host: call `jax.distributed.initialize()` first; the mesh then spans every process's
-devices and the same code runs unchanged.
+devices and the same code runs unchanged, returning a global array (read it on a host with
+`jax.experimental.multihost_utils.process_allgather`). The inputs must be the same on every
+process (a `ValueError` otherwise); `devices=jax.local_devices()` gives each process its own
+sweep. Recipe and details: docs/sweeps.md.
 """
 
 from __future__ import annotations
