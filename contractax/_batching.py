@@ -196,6 +196,10 @@ def fingerprints(named: Mapping[str, Any]) -> np.ndarray | None:
                 continue
             if not isinstance(leaf, (jax.Array, np.ndarray, np.generic, bool, int, float, complex)):
                 continue
+            if isinstance(leaf, jax.Array) and jax.dtypes.issubdtype(
+                leaf.dtype, jax.dtypes.prng_key
+            ):
+                leaf = jax.random.key_data(leaf)  # typed keys have no NumPy value
             a = np.ascontiguousarray(np.asarray(leaf))
             digest.update(f"{a.shape}{a.dtype.str};".encode())
             digest.update(a.tobytes())
