@@ -15,12 +15,17 @@ chunk over *all* devices, rounded up to a multiple of the device count); `pad_an
 its two-batch kernels.
 
 Every function here is traceable (call it inside `jit`); compile-once caching is the caller's
-entry point's job (e.g. `sweep.flat_map`).
+entry point's job (e.g. `sweep.flat_map`). The exception is `check_same_on_processes`, which the
+eager entry points call before their program: with several processes (after
+`jax.distributed.initialize()`) each process hands the program its own host copy of every
+input, and a device takes its rows from its own process's copy, so inputs that differ between
+processes would silently mix into one result; it raises instead.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import jax
@@ -41,6 +46,8 @@ __all__ = [
     "merge",
     "shard_axis",
     "round_chunk",
+    "check_same_on_processes",
+    "fingerprints",
 ]
 
 _AXIS = "rows"
@@ -172,3 +179,57 @@ def shard_axis(x: Any, axis: int) -> Any:
         return jax.lax.with_sharding_constraint(a, NamedSharding(mesh, PartitionSpec(*spec)))
 
     return jax.tree_util.tree_map(one, x)
+
+
+def fingerprints(named: Mapping[str, Any]) -> np.ndarray | None:
+    """A 128-bit digest of the host values of each tree in `named`, shape `(len(named), 4)`
+    (`uint32`), from the shapes, dtypes and bytes of its numeric leaves. Global arrays (not fully
+    addressable: one value by construction) are left out; `None` if a leaf is a tracer (under an
+    outer `jit` the values cannot be read)."""
+    rows = []
+    for tree in named.values():
+        digest = hashlib.blake2b(digest_size=16)
+        for leaf in jax.tree_util.tree_leaves(tree):
+            if isinstance(leaf, jax.core.Tracer):
+                return None
+            if isinstance(leaf, jax.Array) and not leaf.is_fully_addressable:
+                continue
+            if not isinstance(leaf, (jax.Array, np.ndarray, np.generic, bool, int, float, complex)):
+                continue
+            if isinstance(leaf, jax.Array) and jax.dtypes.issubdtype(
+                leaf.dtype, jax.dtypes.prng_key
+            ):
+                leaf = jax.random.key_data(leaf)  # typed keys have no NumPy value
+            a = np.ascontiguousarray(np.asarray(leaf))
+            digest.update(f"{a.shape}{a.dtype.str};".encode())
+            digest.update(a.tobytes())
+        rows.append(np.frombuffer(digest.digest(), dtype=np.uint32))
+    return np.stack(rows)
+
+
+def check_same_on_processes(named: Mapping[str, Any], devices: Sequence | None = None) -> None:
+    """Raise a `ValueError` naming the inputs whose values differ between the processes that
+    `devices` (default: all devices) span. No-op in one process, when the devices belong to one
+    process, or under an outer `jit` (tracers: nothing to compare on the host). Costs one
+    all-gather of 16 bytes per input and a hash of each input's host copy."""
+    if jax.process_count() == 1:
+        return
+    devices = jax.devices() if devices is None else devices
+    if len({d.process_index for d in devices}) == 1:
+        return
+    mine = fingerprints(named)
+    if mine is None:
+        return
+    from jax.experimental import multihost_utils
+
+    every = np.asarray(multihost_utils.process_allgather(mine))  # (processes, inputs, 4)
+    differ = [name for i, name in enumerate(named) if not (every[:, i] == every[0, i]).all()]
+    if differ:
+        raise ValueError(
+            f"{', '.join(f'`{n}`' for n in differ)} differ between the {jax.process_count()} "
+            "processes, but the devices of every process share one computation: each device "
+            "would take its share of the work from its own process's copy and the result would "
+            "mix them. Pass the same values on every process (same seeds, same data); for "
+            "`sweep.grid` and `sweep.flat_map`, `devices=jax.local_devices()` gives each "
+            "process its own sweep instead."
+        )

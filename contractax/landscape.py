@@ -27,6 +27,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, PyTree
 
 from . import _chunking, _directions as _d
+from ._batching import check_same_on_processes
 from ._checks import check_count
 
 __all__ = [
@@ -291,6 +292,7 @@ def line(
         chunk_size = check_count(chunk_size, "chunk_size")
     bd = _d.check_direction(b, a, "b", "a")
     diff = jax.tree_util.tree_map(lambda x, y: y - x, _arrays(a), bd)
+    check_same_on_processes({"a": a, "b": b, "s": s, "args": args})
     return _line(loss_fn, a, diff, s, args, chunk_size)
 
 
@@ -357,6 +359,9 @@ def surface(
         chunk_size = check_count(chunk_size, "chunk_size")
     d1a = _d.check_direction(d1, center, "d1", "center")
     d2a = _d.check_direction(d2, center, "d2", "center")
+    check_same_on_processes(
+        {"center": center, "d1": d1, "d2": d2, "alphas": alphas, "betas": betas, "args": args}
+    )
     return _surface(loss_fn, center, d1a, d2a, alphas, betas, args, chunk_size)
 
 

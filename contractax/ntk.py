@@ -24,6 +24,7 @@ import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray, PyTree
 
 from . import _chunking, _ntk as _k
+from ._batching import check_same_on_processes
 from ._checks import check_count
 from ._lanczos import lanczos_eigenvalues
 
@@ -234,6 +235,7 @@ def empirical_ntk(
         raise ValueError(f"`trace` must be one of {_TRACE}; got {trace!r}.")
     if chunk_size is not None:
         chunk_size = check_count(chunk_size, "chunk_size")
+    check_same_on_processes({"params": params, "x1": x1, "x2": x2})
     return _empirical_ntk(
         apply_fn,
         params,

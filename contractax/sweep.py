@@ -9,7 +9,10 @@ the reshape are one program, compiled once per `fn` (by identity), grid shape an
 reused on later calls.
 
 Multi-host: call `jax.distributed.initialize()` first; the mesh then spans every process's
-devices and the same code runs unchanged.
+devices and the same code runs unchanged, returning a global array (read it on a host with
+`jax.experimental.multihost_utils.process_allgather`). The inputs must be the same on every
+process (a `ValueError` otherwise); `devices=jax.local_devices()` gives each process its own
+sweep. Recipe and details: docs/sweeps.md.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from ._batching import check_chunk, leading_size, map_rows
+from ._batching import check_chunk, check_same_on_processes, leading_size, map_rows
 from ._types import Count, PyTree
 
 __all__ = ["grid", "flat_map"]
@@ -94,7 +97,9 @@ def flat_map(
     ```
     """
     leading_size(inputs)
-    return _flat_map(fn, inputs, check_chunk(chunk_size), _devices(devices))
+    chunk, devices = check_chunk(chunk_size), _devices(devices)
+    check_same_on_processes({"inputs": inputs}, devices)
+    return _flat_map(fn, inputs, chunk, devices)
 
 
 def grid(
@@ -135,6 +140,7 @@ def grid(
         if a.ndim != 1 or a.shape[0] == 0:
             raise ValueError(f"axis {name!r} must be a non-empty 1-D array; got shape {a.shape}.")
         arrays.append(a)
-    chunk = check_chunk(chunk_size)
+    chunk, devices = check_chunk(chunk_size), _devices(devices)
     assert math.prod(a.shape[0] for a in arrays) > 0
-    return _grid(fn, tuple(arrays), names, chunk, _devices(devices))
+    check_same_on_processes({f"axes[{n!r}]": a for n, a in zip(names, arrays)}, devices)
+    return _grid(fn, tuple(arrays), names, chunk, devices)
