@@ -248,7 +248,7 @@ def theorem1_lstm(quick: bool) -> dict:
 
 def _theorem1_lstm(n_max: int, samples: int) -> dict:
     step, theta, x0 = cx.models.chaotic_lstm()
-    out = {"n_max": n_max, "samples": samples, "lo": 30}
+    out = {"n_max": n_max, "samples": samples, "lo": 30, "by_s": {}}  # by_s: float keys
     for s in (0.5, 1.0):
         th0 = s * theta
         y = cx.rnn.unroll(step, x0, th0, n_max)[:, :2]
@@ -261,7 +261,7 @@ def _theorem1_lstm(n_max: int, samples: int) -> dict:
         )
         xs = cx.rnn.unroll(step, x0, th0, 1000)
         n = np.asarray(r.lengths)
-        out[s] = dict(
+        out["by_s"][s] = dict(
             lengths=n,
             grad_norm=np.asarray(r.grad_norm),
             lipschitz=np.asarray(r.lipschitz),
@@ -274,8 +274,8 @@ def _theorem1_lstm(n_max: int, samples: int) -> dict:
 def theorem1_lstm_claims(d: dict, lam1: float) -> list[Claim]:
     """Theorem 1's L_f < 1 and L_f > 1 cases on the LSTM (λ₁: the s = 1 exponent of `sweep`)."""
     n_max, lo = d["n_max"], d["lo"]
-    g5, rate5 = d[0.5]["grad_norm"], d[0.5]["rate"]
-    rate1, log_lf1 = d[1.0]["rate"], d[1.0]["log_lf"]
+    g5, rate5 = d["by_s"][0.5]["grad_norm"], d["by_s"][0.5]["rate"]
+    rate1, log_lf1 = d["by_s"][1.0]["rate"], d["by_s"][1.0]["log_lf"]
     return [
         Claim(
             f"{SRC} Thm 1 (L_f < 1 case)",
@@ -304,9 +304,9 @@ def theorem1_lstm_figure(d: dict):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(1, 2, figsize=(11, 4))
-    for s in (0.5, 1.0):
-        ax[0].semilogy(d[s]["lengths"], d[s]["grad_norm"], label=f"s = {s}")
-        ax[1].semilogy(d[s]["lengths"], d[s]["lipschitz"], label=f"s = {s}")
+    for s, r in d["by_s"].items():
+        ax[0].semilogy(r["lengths"], r["grad_norm"], label=f"s = {s}")
+        ax[1].semilogy(r["lengths"], r["lipschitz"], label=f"s = {s}")
     for a, t, yl in zip(
         ax,
         ("max ‖∇V_N‖ over the ball", "sampled Lipschitz quotient of V_N"),

@@ -167,12 +167,8 @@ def orbit_outputs(t: dict) -> dict:
 def _orbit_outputs(t, n_s, steps, burn) -> dict:
     hid = t["cfg"]["hidden"]
     s_grid = jnp.linspace(0.0, 1.0, n_s, dtype=jnp.float32)
-    x0s = jax.random.uniform(jax.random.key(5), (8, 2 * hid), jnp.float32, -1.0, 1.0)
-
-    def step(x, args):
-        net, u = args
-        h, c = net.cell(u, (x[:hid], x[hid:]))
-        return jnp.concatenate([h, c])
+    x0s = _starts(hid)
+    step = _state_step
 
     @eqx.filter_jit
     def first_output(net0, net1, u):
@@ -197,6 +193,44 @@ def _orbit_outputs(t, n_s, steps, burn) -> dict:
         for sym, name in enumerate(SYMBOLS):
             u = jnp.zeros(6, jnp.float32).at[sym].set(1.0)
             out[f"{lab}/{name}"] = np.asarray(first_output(net0, net1, u))
+    return out
+
+
+def _starts(hid: int):
+    """The 8 initial states (h, c) of the orbit diagrams, uniform in [-1, 1] (key 5)."""
+    return jax.random.uniform(jax.random.key(5), (8, 2 * hid), jnp.float32, -1.0, 1.0)
+
+
+def _state_step(x, args):
+    """One LSTM step on the stacked state x = (h, c) under a constant input: args = (net, u)."""
+    net, u = args
+    hid = net.cell.hidden_size
+    h, c = net.cell(u, (x[:hid], x[hid:]))
+    return jnp.concatenate([h, c])
+
+
+def final_lyapunov(t: dict) -> dict:
+    """λ₁ of the trained networks (θ_final) under each constant input, from the 8 starts.
+
+    `out[f"{run}/{symbol}"]` has shape (8,): nats per step, after a burn-in.
+    """
+    steps, burn = (2000, 500) if t["mode"] == "quick" else (10_000, 1000)
+    key = f"rnn_memory/symbols_{t['mode']}_lyapunov_{t['good']}_{t['bad']}_{steps}"
+    return cached(key, lambda: _final_lyapunov(t, steps, burn))
+
+
+def _final_lyapunov(t, steps, burn) -> dict:
+    x0s = _starts(t["cfg"]["hidden"])
+    lam = eqx.filter_jit(
+        lambda net, u: jax.vmap(
+            lambda x0: cx.rnn.lyapunov_spectrum(_state_step, x0, (net, u), steps, burn, k=1)[0]
+        )(x0s)
+    )
+    out = dict(steps=steps, burn=burn)
+    for lab in ("good", "bad"):
+        net = t["runs"][t[lab]][1]
+        for sym, name in enumerate(SYMBOLS):
+            out[f"{lab}/{name}"] = np.asarray(lam(net, jnp.zeros(6, jnp.float32).at[sym].set(1.0)))
     return out
 
 
