@@ -105,52 +105,59 @@ def wikitext_rows(quick: bool, root=None, config: dict | None = None) -> list[Cl
     try:
         corpus = cx.data.load_wikitext2(root)
     except FileNotFoundError:
-        return [
-            Claim(
-                f"{SRC} §5, App. A.3",
-                "Wikitext-2 LSTM LM reaches test perplexity 106",
-                "test perplexity ≈ 106",
-                "",
-                None,
-                items=("002-23",),
-                reason=REASON,
-            ),
-            Claim(
-                f"{SRC} §5, Fig. 6",
-                "The trained LM has only fixed points and a smooth cost along θ_init → θ_final",
-                "fixed points under constant inputs; one minimum",
-                "",
-                None,
-                items=("002-24",),
-                reason=REASON,
-            ),
-        ]
+        return _absent_rows()
     cfg = config or (QUICK if quick else FULL)
+    return wikitext_claims(wikitext_measure(corpus, cfg), shrunk=cfg is not FULL)
+
+
+def _absent_rows() -> list[Claim]:
+    return [
+        Claim(
+            f"{SRC} §5, App. A.3",
+            "Wikitext-2 LSTM LM reaches test perplexity 106",
+            "test perplexity ≈ 106",
+            "",
+            None,
+            items=("002-23",),
+            reason=REASON,
+        ),
+        Claim(
+            f"{SRC} §5, Fig. 6",
+            "The trained LM has only fixed points and a smooth cost along θ_init → θ_final",
+            "fixed points under constant inputs; one minimum",
+            "",
+            None,
+            items=("002-24",),
+            reason=REASON,
+        ),
+    ]
+
+
+def wikitext_measure(corpus, cfg: dict) -> dict:
+    """Train, then measure the test perplexity, the cost along θ_init → θ_final and the spread
+    of the states under constant inputs (Fig. 6); plain numbers."""
     lm0, lm, val, test, (xv, yv) = _train(corpus, cfg, jax.random.PRNGKey(0))
-    ppl = math.exp(test)
     counts = np.bincount(corpus.train, minlength=len(corpus.vocab)) + 1
-    unigram = math.exp(-np.sum(counts / counts.sum() * np.log(counts / counts.sum())))
-    shrunk = cfg is not FULL
     p0, static = eqx.partition(lm0, eqx.is_array)
     p1, _ = eqx.partition(lm, eqx.is_array)
-    ss = np.linspace(0, 1, 11 if shrunk else 21)
-    line = [
-        _evaluate(
-            eqx.combine(jax.tree.map(lambda a, b: s * a + (1 - s) * b, p0, p1), static), xv, yv
-        )
-        for s in ss
-    ]
-    minima = int(np.sum(np.diff(np.sign(np.diff(line))) > 0))
+    at = lambda s: eqx.combine(jax.tree.map(lambda a, b: s * a + (1 - s) * b, p0, p1), static)
+    ss = np.linspace(0, 1, 21 if cfg is FULL else 11)
+    line = [_evaluate(at(s), xv, yv) for s in ss]
     frequent = np.argsort(-counts)[:10]
-    spreads = [
-        _only_fixed_points(
-            eqx.combine(jax.tree.map(lambda a, b: s * a + (1 - s) * b, p0, p1), static), frequent
-        )
-        for s in (0.0, 0.5, 1.0)
-    ]
-    size = f"{cfg['size']} units, {cfg['epochs']} epochs" + (
-        f" on the first {cfg['tokens']} training tokens" if cfg["tokens"] else ""
+    return dict(
+        ppl=math.exp(test),
+        unigram=math.exp(-np.sum(counts / counts.sum() * np.log(counts / counts.sum()))),
+        val=val,
+        points=len(ss),
+        minima=int(np.sum(np.diff(np.sign(np.diff(line))) > 0)),
+        spreads=[_only_fixed_points(at(s), frequent) for s in (0.0, 0.5, 1.0)],
+        size=f"{cfg['size']} units, {cfg['epochs']} epochs"
+        + (f" on the first {cfg['tokens']} training tokens" if cfg["tokens"] else ""),
     )
+
+
+def wikitext_claims(m: dict, shrunk: bool) -> list[Claim]:
+    ppl, unigram, size = m["ppl"], m["unigram"], m["size"]
     return [
         Claim(
             f"{SRC} §5, App. A.3",
@@ -159,7 +166,7 @@ def wikitext_rows(quick: bool, root=None, config: dict | None = None) -> list[Cl
             if not shrunk
             else "quick mode (shrunken): below the unigram perplexity",
             f"test perplexity {ppl:.1f} (unigram {unigram:.0f}); validation loss per epoch "
-            f"{np.round(val, 3).tolist()}",
+            f"{np.round(m['val'], 3).tolist()}",
             abs(ppl / 106 - 1) <= 0.1 if not shrunk else ppl < unigram,
             f"{size}; "
             + (
@@ -175,8 +182,9 @@ def wikitext_rows(quick: bool, root=None, config: dict | None = None) -> list[Cl
             "The trained LM has only fixed points and a smooth cost along θ_init → θ_final",
             "spread of the last 50 of 300 states under each of the 10 most frequent constant "
             "inputs ≤ 1e-6 at s ∈ {0, ½, 1}; one local minimum of the validation loss on the line",
-            f"max spread {max(spreads):.1e}; {minima} interior local minima on {len(ss)} points",
-            max(spreads) <= 1e-6 and minima <= 1,
+            f"max spread {max(m['spreads']):.1e}; {m['minima']} interior local minima on "
+            f"{m['points']} points",
+            max(m["spreads"]) <= 1e-6 and m["minima"] <= 1,
             size,
             items=("002-24",),
         ),
