@@ -40,6 +40,12 @@ def cache_dir() -> Path | None:
 
 
 def _to_numpy(tree: Any) -> Any:
+    """JAX arrays as NumPy arrays, walking dicts, lists and tuples by hand (a dict mixing str
+    and float keys cannot be sorted as a pytree) and other pytrees (modules) by `jax.tree`."""
+    if isinstance(tree, dict):
+        return {k: _to_numpy(v) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)) and not hasattr(tree, "_fields"):
+        return type(tree)(_to_numpy(v) for v in tree)
     return jax.tree.map(lambda x: np.asarray(x) if isinstance(x, jax.Array) else x, tree)
 
 

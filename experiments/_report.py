@@ -164,9 +164,17 @@ def write_report(out: Path, sections: list[dict], mode: str, env: dict) -> None:
         if any(c.method for c in r.claims):
             lines.append("")
         for fname in s["figure_files"]:
-            lines += [f"![{fname}]({s['name']}/{fname})", ""]
+            cap = _md_escape(caption(r, fname))
+            lines += [f"![{cap}]({s['name']}/{fname})", "", f"*{fname}*: {cap}", ""]
     (out / "REPORT.md").write_text("\n".join(lines))
     _write_html(out, sections, claims, mode, env)
+
+
+def caption(result: Result, fname: str) -> str:
+    """The caption of figure file `fname` (`Result.captions` is keyed by the figure's name);
+    the experiment's figures without one are named as such, never silently blank."""
+    stem = fname.rsplit(".", 1)[0]
+    return result.captions.get(stem) or f"{stem} (no caption given)"
 
 
 def _write_html(out: Path, sections, claims, mode, env) -> None:
@@ -192,7 +200,8 @@ def _write_html(out: Path, sections, claims, mode, env) -> None:
             data = base64.b64encode((out / s["name"] / fname).read_bytes()).decode()
             body.append(
                 f"<figure><img src='data:image/png;base64,{data}'>"
-                f"<figcaption>{e(fname)}</figcaption></figure>"
+                f"<figcaption><b>{e(fname)}</b>: {e(caption(s['result'], fname))}</figcaption>"
+                "</figure>"
             )
     page = f"""<!doctype html><html><head><meta charset=utf-8><title>contractax report</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:1200px;margin:auto;padding:1em}}
@@ -239,5 +248,6 @@ def write_docs_page(out: Path, docs: Path, sections: list[dict], mode: str, env:
         (dest / s["name"]).mkdir(parents=True, exist_ok=True)
         for fname in s["figure_files"]:
             shutil.copy(out / s["name"] / fname, dest / s["name"] / fname)
-            lines += [f"![{fname}](reproductions/{s['name']}/{fname})", ""]
+            cap = _md_escape(caption(s["result"], fname))
+            lines += [f"![{cap}](reproductions/{s['name']}/{fname})", "", f"*{cap}*", ""]
     (docs / "reproducing.md").write_text("\n".join(lines))

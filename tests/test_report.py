@@ -1,0 +1,39 @@
+"""The report writer shows each figure's caption; the experiment cache stores any result."""
+
+import jax.numpy as jnp
+import numpy as np
+
+from experiments import _cache
+from experiments._report import Claim, Result, write_report
+
+
+def test_captions_reach_report_and_html(tmp_path):
+    (tmp_path / "demo").mkdir()
+    (tmp_path / "demo" / "curve.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (tmp_path / "demo" / "bare.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    res = Result(
+        claims=[Claim("000 §3", "s", "e", "m", True, items=("000-6",))],
+        captions={"curve": "Rate against scale (Bullo, slide 12)."},
+    )
+    sec = {"name": "demo", "title": "T", "result": res, "error": None, "seconds": 1.0,
+           "figure_files": ["curve.png", "bare.png"]}  # fmt: skip
+    write_report(tmp_path, [sec], "quick", {"jax": "x"})
+    md = (tmp_path / "REPORT.md").read_text()
+    page = (tmp_path / "index.html").read_text()
+    for text in (md, page):
+        assert "Rate against scale (Bullo, slide 12)." in text
+        assert "bare (no caption given)" in text
+    assert "000-6" in md
+
+
+def test_cache_stores_dicts_with_mixed_keys(tmp_path):
+    _cache.set_cache_dir(tmp_path)
+    try:
+        value = {"a": jnp.ones(2), 0.5: [jnp.zeros(1), (1, jnp.ones(1))]}
+        first = _cache.cached("part/mixed", lambda: value)
+        again = _cache.cached("part/mixed", lambda: None)  # loaded, not recomputed
+    finally:
+        _cache.set_cache_dir(None)
+    assert first is value
+    np.testing.assert_array_equal(again[0.5][1][1], np.ones(1))
+    assert isinstance(again["a"], np.ndarray)
