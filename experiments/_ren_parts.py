@@ -235,8 +235,9 @@ def _visited(model, data, dtype, count, key):
     xs, uf = xs.reshape(-1, n), us.reshape(-1, 1)
     k1, k2, k3 = jax.random.split(key, 3)
     pick = jax.random.choice(k1, xs.shape[0], (count // 2,), replace=False)
-    scale = 3.0 * jnp.std(xs, axis=0) + 1e-3
-    x_rand = jnp.mean(xs, 0) + scale * jax.random.normal(k2, (count - count // 2, n), dtype)
+    scale = (3.0 * jnp.std(xs, axis=0) + 1e-3)[None, :]
+    centre = jnp.mean(xs, 0)[None, :]
+    x_rand = centre + scale * jax.random.normal(k2, (count - count // 2, n), dtype)
     u_rand = uf[jax.random.choice(k3, uf.shape[0], (count - count // 2,))]
     return jnp.concatenate([xs[pick], x_rand]), jnp.concatenate([uf[pick], u_rand])
 
