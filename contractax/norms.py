@@ -183,12 +183,27 @@ def lognorm(A: Float[ArrayLike, "*batch n n"], p=2, weight=None) -> Float[Array,
     Source: seed 001 "From LMIs to log norms"; seed 000 §3 eq. 3.1.
     """
     B, p, dtype = _prepare(A, p, weight)
+    return _lognorm_closed_form(B, p).astype(dtype)
+
+
+def _lognorm_closed_form(B: Array, p: float) -> Array:
     if p == 2:
-        return jnp.linalg.eigvalsh(_sym(B))[..., -1].astype(dtype)
+        return jnp.linalg.eigvalsh(_sym(B))[..., -1]
     axis = -1 if p == math.inf else -2
     diag = jnp.diagonal(B, axis1=-2, axis2=-1)
     off = jnp.sum(jnp.abs(B), axis=axis) - jnp.abs(diag)
-    return jnp.max(diag + off, axis=-1).astype(dtype)
+    return jnp.max(diag + off, axis=-1)
+
+
+def _lognorm_unchecked(A: Array, p, weight=None) -> Array:
+    """`lognorm` without the run-time value checks (NaN in, NaN out), for callers that promise
+    NaN outputs on failure (the models' `throw=False`); shapes and `p` are still checked."""
+    p = check_p(p)
+    A = check_square(A, finite=False)
+    if weight is not None:
+        w = jnp.asarray(weight, A.dtype)
+        A = _chol_transform(A, w) if p == 2 else _scale(A, w, p)
+    return _lognorm_closed_form(A, p)
 
 
 def lognorm_by_definition(

@@ -1123,9 +1123,15 @@ add(
 )
 add(
     "slowfast.ReservoirReadoutNetwork",
-    "n1 too big",
-    lambda: SF.ReservoirReadoutNetwork(jnp.eye(2), 3),
+    "n1=0",
+    lambda: SF.ReservoirReadoutNetwork(jnp.eye(2), 0),
     names="n1",
+)
+add(
+    "slowfast.ReservoirReadoutNetwork",
+    "v nonsquare",
+    lambda: SF.ReservoirReadoutNetwork(jnp.ones((2, 3)), 1),
+    names="v",
 )
 add(
     "slowfast.BoundedWeightNetwork",
@@ -1352,7 +1358,14 @@ add(
 )
 add(m, "x shape", lambda: dl(jnp.ones(3)), names="x")
 add(m, "rescale length", lambda: dl.rescale([1.0]), names="alphas")
-add(m, "rescale zero", lambda: dl.rescale([0.0, 1.0]), names="alphas")
+# valid: the network {α_j W_j} (a different function unless ∏α = 1)
+add(
+    m,
+    "rescale by zero is the zero network",
+    lambda: dl.rescale([0.0, 1.0]),
+    CODE,
+    check=lambda n: bool(jnp.all(n.product() == 0)),
+)
 add(m, "scale nan", lambda: M_.DeepLinear([2, 2], scale=math.nan), names="scale")
 add(
     "models.deep_linear_loss",
@@ -1391,7 +1404,7 @@ def tally(cases=CASES):
     bad = []
     for c in cases:
         kind, detail = outcome(c)
-        top = c.module.split(".")[1] if c.module.startswith("models.") else c.module.split(".")[0]
+        top = c.module.split(".")[0]
         by_module.setdefault(top, Counter())[kind] += 1
         if kind != c.expect:
             bad.append((c.module, c.id, kind, detail))
