@@ -46,6 +46,7 @@ class Case(NamedTuple):
     expect: str
     names: tuple[str, ...] = ()
     check: Callable[[Any], bool] | None = None
+    slow: bool = False  # compiles a large program (> 5 s): only under `-m slow`
 
 
 def outcome(case: Case) -> tuple[str, str]:
@@ -103,10 +104,10 @@ def quad(x, args=None):
 CASES: list[Case] = []
 
 
-def add(module, id, thunk, expect=ERROR, names=(), check=None):
+def add(module, id, thunk, expect=ERROR, names=(), check=None, slow=False):
     if isinstance(names, str):
         names = (names,)
-    CASES.append(Case(module, id, thunk, expect, tuple(names), check))
+    CASES.append(Case(module, id, thunk, expect, tuple(names), check, slow))
 
 
 # ------------------------------------------------------------------------------------- norms
@@ -1217,7 +1218,13 @@ add(
 add(m, "nan weights throw=False", lambda: inet_nan(u2), NAN)
 add(m, "nan weights throw=False/jit", lambda: jit(inet_nan)(u2), NAN)
 add(m, "nan weights throw=False/vmap", lambda: jax.vmap(inet_nan)(jnp.stack([u2, u2])), NAN)
-add(m, "nan weights throw=False/grad", lambda: jax.grad(lambda n: jnp.sum(n(u2)))(inet_nan).B, NAN)
+add(
+    m,
+    "nan weights throw=False/grad",
+    lambda: jax.grad(lambda n: jnp.sum(n(u2)))(inet_nan).B,
+    NAN,
+    slow=True,
+)
 add(
     m,
     "nan weights throw=True",
@@ -1392,7 +1399,12 @@ def _ids():
     return out
 
 
-@pytest.mark.parametrize("case", CASES, ids=_ids())
+@pytest.mark.usefixtures("no_typecheck")  # the library's own messages, as users see them
+@pytest.mark.parametrize(
+    "case",
+    [pytest.param(c, marks=pytest.mark.slow) if c.slow else c for c in CASES],
+    ids=_ids(),
+)
 def test_bad_input(case):
     kind, detail = outcome(case)
     assert kind == case.expect, f"{case.module} {case.id}: {kind} ({detail})"
