@@ -209,7 +209,7 @@ def averaged_step(rate, lipschitz, p=2):
     c = jnp.asarray(rate, dtype=jnp.result_type(float))
     l = jnp.asarray(lipschitz, dtype=c.dtype)
     c = eqx.error_if(
-        c, ~(c > 0), "averaged_step needs a contracting field: rate must be finite and > 0."
+        c, ~(c > 0), "averaged_step needs a contracting field: rate must be > 0 (and finite)."
     )
     l = eqx.error_if(
         l, ~(l >= c), "the Lipschitz constant of F (lipschitz) must be ≥ its contraction rate."

@@ -25,6 +25,7 @@ from ._checks import (
     check_float_tree,
     check_matrix,
     check_positive,
+    check_scalar_fn,
 )
 from ._directions import check_direction
 from ._gd_dynamics import bind, bind_checked, flat_tail, hessian_extremes
@@ -143,8 +144,7 @@ def run(
     if record is not None and not callable(record):
         raise ValueError(f"`record` must be callable or None, got {type(record).__name__}.")
     lr = check_positive(lr, "lr")
-    bind_checked(loss_fn, args, params0, "params0")
-    params0 = check_float_tree(params0, "`params0`")
+    params0 = check_float_tree(params0, "`params0`")  # real floats, finite (at run time)
     # lr goes in as an array of the default float dtype: new values (Python, NumPy or JAX
     # scalars) do not recompile; each step casts it to the dtype of the parameter it updates.
     lr = jnp.asarray(lr, jnp.result_type(float))
@@ -154,6 +154,7 @@ def run(
 @eqx.filter_jit
 def _run(loss_fn, params0, lr, steps, args, every, burn_in, record, record_loss):
     f = bind(loss_fn, args)
+    check_scalar_fn(f, "`loss_fn`", params0)  # at trace time only: once per compilation
     grad = jax.grad(f)
 
     def step(p, _):
@@ -307,7 +308,7 @@ def sharpness(
     Source: seed 003, App. A (Lyapunov's indirect method).
     """
     num_iters = None if num_iters is None else check_count(num_iters, "num_iters")
-    bind_checked(loss_fn, args, params)
+    check_float_tree(params, "`params`", finite=False)
     return _extremes(loss_fn, params, args, key, num_iters)[1]
 
 
@@ -341,7 +342,7 @@ def lyapunov_radius(
     if jnp.ndim(lr) != 0:
         raise ValueError(f"`lr` must be a scalar, got shape {jnp.shape(lr)}; vmap over it.")
     lr = check_positive(lr, "lr")
-    bind_checked(loss_fn, args, params)
+    check_float_tree(params, "`params`", finite=False)
     return _radius(loss_fn, params, jnp.asarray(lr, jnp.result_type(float)), args, key, num_iters)
 
 
@@ -349,7 +350,9 @@ def lyapunov_radius(
 def _extremes(loss_fn, params, args, key, num_iters):
     # One compiled program per loss function (eager Lanczos would compile op by op).
     key = jax.random.PRNGKey(0) if key is None else key
-    return hessian_extremes(bind(loss_fn, args), params, num_iters, key)
+    f = bind(loss_fn, args)
+    check_scalar_fn(f, "`loss_fn`", params)  # at trace time only
+    return hessian_extremes(f, params, num_iters, key)
 
 
 @eqx.filter_jit
