@@ -39,10 +39,29 @@ def check_p(p) -> float:
 
 
 def as_float_array(x, name: str) -> Array:
+    """`x` as a real floating array (integers and bools are promoted; complex is refused, since
+    casting it would silently drop the imaginary part)."""
     x = jnp.asarray(x)
+    if jnp.issubdtype(x.dtype, jnp.complexfloating):
+        raise TypeError(
+            f"{name} must be real, got a complex array (dtype {x.dtype}); contractax works on "
+            "real matrices and vectors. Pass the real part explicitly if that is what you mean."
+        )
     if not jnp.issubdtype(x.dtype, jnp.floating):
         x = x.astype(jnp.result_type(float))
     return x
+
+
+def check_matrix(x, name: str, *, square: bool = False, finite: bool = True) -> Array:
+    """A real (batch of) matrix on the last two axes, non-empty, finite (at run time)."""
+    if square:
+        return check_square(x, name, finite=finite)
+    x = as_float_array(x, name)
+    if x.ndim < 2:
+        raise ValueError(f"{name} must be a matrix (last two axes), got shape {x.shape}.")
+    if x.size == 0:
+        raise ValueError(f"{name} is empty (shape {x.shape}); give at least a 1×1 matrix.")
+    return check_finite(x, name) if finite else x
 
 
 def check_square(A, name: str = "A", *, finite: bool = True) -> Array:
@@ -220,6 +239,21 @@ def check_in_interval(value, name: str, lo: float, hi: float, *, closed: str = "
     return eqx.error_if(value, ~ok_of(value, jnp), f"{name} must be a real number in {text}.")
 
 
+def check_real(value, name: str):
+    """Check a real scalar (or array) is finite, any sign; concrete or traced."""
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be a finite real number, got the boolean {value!r}.")
+    if _is_concrete(value):
+        try:
+            arr = np.asarray(value, dtype=float)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be a finite real number, got {value!r}.") from None
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"{name} must be a finite real number, got {value!r}.")
+        return value
+    return eqx.error_if(value, ~jnp.all(jnp.isfinite(value)), f"{name} must be finite.")
+
+
 def check_nonempty(x, name: str) -> Array:
     """Raise a ValueError if the array has a zero-size axis."""
     x = jnp.asarray(x)
@@ -286,3 +320,63 @@ def nonnegative(name: str):
 def optional(converter):
     """A converter that lets None through."""
     return lambda value: None if value is None else converter(value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Pytrees and user callables: checked once at the boundary, naming the argument, instead of
+# letting `jax.grad` / `lax.scan` fail with a message about their own internals.
+
+
+def check_float_tree(tree, name: str, *, finite: bool = True):
+    """Every array leaf of `tree` must be real floating point (what `jax.grad` differentiates);
+    with `finite`, a NaN/inf entry raises at run time (eqx.error_if). Non-array leaves pass."""
+    leaves = [a for a in jax.tree_util.tree_leaves(tree) if eqx.is_array(a)]
+    if not leaves:
+        raise ValueError(f"{name} has no array leaves to differentiate.")
+    for a in leaves:
+        if not jnp.issubdtype(a.dtype, jnp.floating):
+            raise TypeError(
+                f"every array leaf of {name} must be a real float array (it is differentiated); "
+                f"got a leaf of dtype {a.dtype} and shape {a.shape}. Cast it, e.g. "
+                "`x.astype(float)`, or keep integer data in `args`."
+            )
+    if not finite:
+        return tree
+
+    def fin(a):
+        return check_finite(a, name) if eqx.is_array(a) else a
+
+    return jax.tree_util.tree_map(fin, tree)
+
+
+def _shapes(tree) -> str:
+    return str(jax.tree_util.tree_map(lambda a: tuple(jnp.shape(a)), tree))
+
+
+def check_scalar_fn(fn, name: str, *args):
+    """`fn(*args)` must return a real scalar (a loss); checked by `jax.eval_shape`, no compute."""
+    if not callable(fn):
+        raise ValueError(f"{name} must be callable, got {type(fn).__name__}.")
+    out = jax.eval_shape(fn, *args)
+    if not (hasattr(out, "shape") and out.shape == () and jnp.issubdtype(out.dtype, jnp.floating)):
+        raise ValueError(
+            f"{name} must return a real scalar (the loss), got {_shapes(out)} "
+            f"(dtype {getattr(out, 'dtype', type(out).__name__)}); reduce it, e.g. with jnp.sum."
+        )
+
+
+def check_state_fn(fn, name: str, x, *args):
+    """`fn(x, *args)` must return a pytree with the structure and shapes of the state `x`
+    (a recurrence `x_{t+1} = fn(x_t, ...)`); checked by `jax.eval_shape`."""
+    if not callable(fn):
+        raise ValueError(f"{name} must be callable, got {type(fn).__name__}.")
+    out = jax.eval_shape(fn, x, *args)
+    same = jax.tree_util.tree_structure(out) == jax.tree_util.tree_structure(x) and all(
+        tuple(o.shape) == tuple(jnp.shape(a))
+        for o, a in zip(jax.tree_util.tree_leaves(out), jax.tree_util.tree_leaves(x))
+    )
+    if not same:
+        raise ValueError(
+            f"{name} must return a state of the input state's structure and shapes "
+            f"{_shapes(x)}; got {_shapes(out)}."
+        )

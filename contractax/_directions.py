@@ -12,6 +12,8 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
+from ._checks import check_finite
+
 # Working-set target of one chunk of a batched loss evaluation (8 MiB): small enough that its
 # activations stay in the last-level cache of a CPU, big enough to amortise the loop step.
 CHUNK_BYTES = 2**23
@@ -65,7 +67,8 @@ def check_direction(direction, params, name: str, params_name: str = "params"):
                 f"but the matching leaf of `{params_name}` has shape {tuple(jnp.shape(w))}; "
                 "a direction must have the shape of the parameters, leaf by leaf."
             )
-    return d
+    # a NaN/inf direction would make every shifted loss NaN without a word
+    return jax.tree_util.tree_map(lambda a: check_finite(a, f"`{name}`"), d)
 
 
 def _last_name(path) -> str | None:

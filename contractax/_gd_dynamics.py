@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
-from ._checks import check_count
+from ._checks import check_count, check_float_tree, check_scalar_fn
 from ._lanczos import lanczos_eigenvalues
 
 
@@ -37,6 +37,15 @@ def bind(loss_fn: Callable, args) -> Callable:
     return lambda p: loss_fn(p, args)
 
 
+def bind_checked(loss_fn: Callable, args, params, name: str = "params") -> Callable:
+    """`bind`, after checking that the leaves of `params` are real floats (what `jax.grad`
+    differentiates) and that `loss_fn` returns a real scalar there (by `jax.eval_shape`)."""
+    f = bind(loss_fn, args)
+    check_float_tree(params, f"`{name}`", finite=False)
+    check_scalar_fn(f, "`loss_fn`", params)
+    return f
+
+
 def flat_tail(traj, window: int):
     """Flatten a pytree of arrays with a common leading axis T into (window, d) of its tail."""
     leaves = jax.tree_util.tree_leaves(traj)
@@ -49,6 +58,8 @@ def flat_tail(traj, window: int):
             f"sizes {sorted(str(s) for s in lengths)}."
         )
     (t,) = lengths
+    if t == 0:
+        raise ValueError("`trajectory` is empty (a leading time axis of length 0).")
     window = min(window, t)
     flat = [jnp.reshape(jnp.asarray(x)[t - window :], (window, -1)) for x in leaves]
     out = jnp.concatenate(flat, axis=1)

@@ -19,7 +19,16 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
 from . import norms
-from ._checks import as_float_array, check_p, check_slope_bounds, check_square
+from ._checks import (
+    as_float_array,
+    check_finite,
+    check_nonempty,
+    check_p,
+    check_positive,
+    check_real,
+    check_slope_bounds,
+    check_square,
+)
 
 __all__ = [
     "firing_rate_rate",
@@ -72,7 +81,7 @@ def _diag_C(C, A):
     n = A.shape[-1]
     if C is None:
         return jnp.ones((n,), A.dtype)
-    C = as_float_array(C, "C")
+    C = check_finite(as_float_array(C, "C"), "C")
     if C.ndim == 0:
         return jnp.full((n,), C, A.dtype)
     if C.ndim == 1:
@@ -143,9 +152,19 @@ def sampled_rate(
 
     **Arguments:** `f(x, args)` a vector field on ℝⁿ; `xs` sample points, shape (m, n).
     """
+    p = check_p(p)
     xs = as_float_array(xs, "xs")
     if xs.ndim != 2:
         raise ValueError(f"xs must be a batch of sample points of shape (m, n); got {xs.shape}.")
+    xs = check_finite(check_nonempty(xs, "xs"), "xs")
+    if not callable(f):
+        raise ValueError(f"f must be a callable vector field f(x, args); got {type(f).__name__}.")
+    fx = jax.eval_shape(f, xs[0], args)
+    if getattr(fx, "shape", None) != xs.shape[1:]:
+        raise ValueError(
+            f"f(x, args) must return a vector of x's shape {xs.shape[1:]} (a vector field on "
+            f"ℝⁿ, so that its Jacobian is square); got {getattr(fx, 'shape', type(fx).__name__)}."
+        )
     J = jax.vmap(jax.jacfwd(f), in_axes=(0, None))(xs, args)
     return -jnp.max(norms.lognorm(J, p, weight))
 
@@ -158,6 +177,9 @@ def averaged_step_factor(alpha, rate, lipschitz, p=2):
     Source: seed 001 ("forward step = Euler integration", both slides).
     """
     p = check_p(p)
+    alpha = check_positive(alpha, "alpha (the step size)")
+    rate = check_real(rate, "rate")
+    lipschitz = check_positive(lipschitz, "lipschitz", allow_zero=True)
     alpha, c, l = (jnp.asarray(v, dtype=jnp.result_type(float)) for v in (alpha, rate, lipschitz))
     if p == 2:
         return jnp.sqrt(jnp.maximum(1 - 2 * alpha * c + alpha**2 * l**2, 0.0))
@@ -186,8 +208,12 @@ def averaged_step(rate, lipschitz, p=2):
     p = check_p(p)
     c = jnp.asarray(rate, dtype=jnp.result_type(float))
     l = jnp.asarray(lipschitz, dtype=c.dtype)
-    c = eqx.error_if(c, c <= 0, "averaged_step needs a contracting field: rate must be > 0.")
-    l = eqx.error_if(l, l < c, "the Lipschitz constant of F must be ≥ its contraction rate.")
+    c = eqx.error_if(
+        c, ~(c > 0), "averaged_step needs a contracting field: rate must be > 0 (and finite)."
+    )
+    l = eqx.error_if(
+        l, ~(l >= c), "the Lipschitz constant of F (lipschitz) must be ≥ its contraction rate."
+    )
     kappa = l / c
     if p == 2:
         alpha = c / l**2
@@ -214,7 +240,11 @@ def interconnection_rate(
 
     Source: seed 001 "Networks of contracting systems".
     """
-    rates = as_float_array(rates, "rates")
+    rates = check_finite(as_float_array(rates, "rates"), "rates")
+    if rates.ndim < 1:
+        raise ValueError(
+            f"rates must be a vector (k,) of subsystem rates; got shape {rates.shape}."
+        )
     gains = check_square(gains, "gains")
     if gains.shape[-1] != rates.shape[-1]:
         raise ValueError(
@@ -234,8 +264,13 @@ def equilibrium_shift_bound(lip_u, lip_x, du):
 
     Source: seed 001 "Robustness of fixed point algorithms".
     """
+    lip_u = check_positive(lip_u, "lip_u (Lip_u G)", allow_zero=True)
+    du = check_positive(du, "du (the distance ‖u − v‖)", allow_zero=True)
     lip_x = jnp.asarray(lip_x, dtype=jnp.result_type(float))
-    lip_x = eqx.error_if(lip_x, lip_x >= 1, "Lim's lemma needs Lip_x G < 1 (a contraction).")
+    lip_x = eqx.error_if(
+        lip_x, ~(lip_x < 1), "Lim's lemma needs lip_x = Lip_x G < 1 (a contraction)."
+    )
+    lip_x = check_positive(lip_x, "lip_x (Lip_x G, a Lipschitz constant)", allow_zero=True)
     return lip_u / (1 - lip_x) * du
 
 
@@ -247,6 +282,11 @@ def one_sided_shift_bound(oslip_x, lip_u, du, disturbance=0.0):
 
     Source: seed 001 "Robustness via one-sided Lipschitz constants".
     """
+    lip_u = check_positive(lip_u, "lip_u (Lip_u(G + D))", allow_zero=True)
+    du = check_positive(du, "du (the distance ‖u − v‖)", allow_zero=True)
+    disturbance = check_positive(disturbance, "disturbance (‖D(x*_u, u)‖)", allow_zero=True)
     oslip_x = jnp.asarray(oslip_x, dtype=jnp.result_type(float))
-    oslip_x = eqx.error_if(oslip_x, oslip_x >= 1, "the one-sided bound needs osLip_x(G + D) < 1.")
+    oslip_x = eqx.error_if(
+        oslip_x, ~(oslip_x < 1), "the one-sided bound needs oslip_x = osLip_x(G + D) < 1."
+    )
     return (lip_u * du + disturbance) / (1 - oslip_x)

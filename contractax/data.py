@@ -337,6 +337,10 @@ def widely_separated_symbols(
     import jax
     import jax.numpy as jnp
 
+    n = check_count(n, "`n` (the number of sequences)")
+    length = check_count(length, "`length`")
+    n_symbols = check_count(n_symbols, "`n_symbols`")
+    n_distractors = check_count(n_distractors, "`n_distractors`")
     spans = sorted((int(lo), int(hi)) for lo, hi in windows)
     if not spans:
         raise ValueError("Give at least one window of positions for the relevant symbols.")

@@ -33,7 +33,7 @@ import jax.numpy as jnp
 from jax.scipy.special import digamma, gammaln
 from jaxtyping import Array, Float
 
-from ._checks import check_count, check_finite
+from ._checks import check_count, check_finite, check_state_fn
 
 __all__ = ["EntropyTrajectory", "differential_entropy", "ensemble_entropy"]
 
@@ -183,5 +183,6 @@ def ensemble_entropy(
     k = check_count(k, "k")
     steps = check_count(steps, "steps")
     x = _check_samples(x0s, k, method)
+    check_state_fn(step, "`step(x, args)`", x[0], args)
     h, logdet, loglip = _trajectory(step, x, args, steps, k, method)
     return EntropyTrajectory(h, logdet, loglip, x.shape[1])

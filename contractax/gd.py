@@ -18,8 +18,17 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from ._checks import check_count, check_positive
-from ._gd_dynamics import bind, flat_tail, hessian_extremes
+from ._checks import (
+    as_float_array,
+    check_count,
+    check_finite,
+    check_float_tree,
+    check_matrix,
+    check_positive,
+    check_scalar_fn,
+)
+from ._directions import check_direction
+from ._gd_dynamics import bind, bind_checked, flat_tail, hessian_extremes
 from ._types import Args, Array, Count, Float, Int, Matrix, PyTree, Scalar
 
 __all__ = [
@@ -135,6 +144,7 @@ def run(
     if record is not None and not callable(record):
         raise ValueError(f"`record` must be callable or None, got {type(record).__name__}.")
     lr = check_positive(lr, "lr")
+    params0 = check_float_tree(params0, "`params0`")  # real floats, finite (at run time)
     # lr goes in as an array of the default float dtype: new values (Python, NumPy or JAX
     # scalars) do not recompile; each step casts it to the dtype of the parameter it updates.
     lr = jnp.asarray(lr, jnp.result_type(float))
@@ -144,6 +154,7 @@ def run(
 @eqx.filter_jit
 def _run(loss_fn, params0, lr, steps, args, every, burn_in, record, record_loss):
     f = bind(loss_fn, args)
+    check_scalar_fn(f, "`loss_fn`", params0)  # at trace time only: once per compilation
     grad = jax.grad(f)
 
     def step(p, _):
@@ -267,7 +278,8 @@ def hvp(loss_fn: Callable, params: PyTree, v: PyTree, args: Args = None) -> PyTr
 
     Source: seed 003, App. A (the linearisation of the gradient map is $I - \\delta\\nabla^2 f$).
     """
-    f = bind(loss_fn, args)
+    f = bind_checked(loss_fn, args, params)
+    check_direction(v, params, "v", "params")
     return jax.jvp(jax.grad(f), (params,), (v,))[1]
 
 
@@ -296,6 +308,7 @@ def sharpness(
     Source: seed 003, App. A (Lyapunov's indirect method).
     """
     num_iters = None if num_iters is None else check_count(num_iters, "num_iters")
+    check_float_tree(params, "`params`", finite=False)
     return _extremes(loss_fn, params, args, key, num_iters)[1]
 
 
@@ -328,6 +341,8 @@ def lyapunov_radius(
     num_iters = None if num_iters is None else check_count(num_iters, "num_iters")
     if jnp.ndim(lr) != 0:
         raise ValueError(f"`lr` must be a scalar, got shape {jnp.shape(lr)}; vmap over it.")
+    lr = check_positive(lr, "lr")
+    check_float_tree(params, "`params`", finite=False)
     return _radius(loss_fn, params, jnp.asarray(lr, jnp.result_type(float)), args, key, num_iters)
 
 
@@ -335,7 +350,9 @@ def lyapunov_radius(
 def _extremes(loss_fn, params, args, key, num_iters):
     # One compiled program per loss function (eager Lanczos would compile op by op).
     key = jax.random.PRNGKey(0) if key is None else key
-    return hessian_extremes(bind(loss_fn, args), params, num_iters, key)
+    f = bind(loss_fn, args)
+    check_scalar_fn(f, "`loss_fn`", params)  # at trace time only
+    return hessian_extremes(f, params, num_iters, key)
 
 
 @eqx.filter_jit
@@ -357,12 +374,7 @@ def _check_depth(L) -> int:
 
 
 def _check_matrix(R, name="R"):
-    R = jnp.asarray(R)
-    if R.ndim < 2:
-        raise ValueError(f"`{name}` must be a matrix (last two axes), got shape {R.shape}.")
-    if not jnp.issubdtype(R.dtype, jnp.floating):
-        R = R.astype(jnp.result_type(float))
-    return R
+    return check_matrix(R, f"`{name}`")
 
 
 def deep_linear_step_bound(weights: Sequence[Float[Array, "..."]]) -> Float[Array, "..."]:
@@ -444,6 +456,7 @@ def converged_spectral_bound(delta, L: int) -> Float[Array, "*batch"]:
     Source: seed 003, §2, Corollary 2.
     """
     L = _check_depth(L)
+    delta = check_positive(delta, "delta (the step size)")
     delta = jnp.asarray(delta, dtype=jnp.result_type(float))
     if L == 1:
         return jnp.full(delta.shape, jnp.inf, delta.dtype)
@@ -497,6 +510,8 @@ def identity_init_rate(lam, L: int, delta) -> Float[Array, "*batch"]:
     Source: seed 003, App. B, Lemma 3.
     """
     L = _check_depth(L)
+    lam = check_positive(lam, "lam (an eigenvalue of the SPD target)")
+    delta = check_positive(delta, "delta (the step size)")
     lam = jnp.asarray(lam, dtype=jnp.result_type(float))
     big = lam > 1
     safe = jnp.where(big, lam, 2.0)
@@ -522,11 +537,14 @@ def relu_step_bound(xs: Float[Array, "N n"], predictions: Float[Array, "M m"]) -
 
     Source: seed 003, §4, Theorem 4.
     """
-    xs, predictions = jnp.asarray(xs), jnp.asarray(predictions)
+    xs, predictions = as_float_array(xs, "`xs`"), as_float_array(predictions, "`predictions`")
     if xs.ndim != 2 or predictions.ndim != 2 or xs.shape[0] != predictions.shape[0]:
         raise ValueError(
             "`xs` and `predictions` must be (N, n) and (N, m) arrays with the same N; got "
             f"{xs.shape} and {predictions.shape}."
         )
+    if xs.shape[0] == 0:
+        raise ValueError("`xs` is empty (N = 0); give at least one training input.")
+    xs, predictions = check_finite(xs, "`xs`"), check_finite(predictions, "`predictions`")
     m = jnp.max(jnp.linalg.norm(xs, axis=-1) * jnp.linalg.norm(predictions, axis=-1))
     return 1.0 / m

@@ -28,7 +28,7 @@ from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, PyTree
 
 from . import _chunking, _directions as _d
 from ._batching import check_same_on_processes
-from ._checks import check_count
+from ._checks import check_count, check_finite, check_positive, check_real
 
 __all__ = [
     "random_direction",
@@ -136,7 +136,9 @@ def random_direction(
     """
     p_tree = _arrays(params)
     leaves, treedef = jax.tree_util.tree_flatten(p_tree)
-    keys = jax.random.split(key, max(len(leaves), 1))
+    if not leaves:
+        raise ValueError("`params` has no floating-point array leaves to draw a direction for.")
+    keys = jax.random.split(key, len(leaves))
     noise = [jax.random.normal(k, w.shape, w.dtype) for k, w in zip(keys, leaves)]
     return normalize_direction(
         jax.tree_util.tree_unflatten(treedef, noise), params, normalize, ignore
@@ -219,8 +221,15 @@ def pca_directions(trajectory: PyTree, center: PyTree | None = None) -> PCADirec
         c = jnp.concatenate([jnp.ravel(a) for a in jax.tree_util.tree_leaves(_arrays(center))])
         if c.shape[0] != mat.shape[1]:
             raise ValueError("`center` must have the array structure of one checkpoint.")
+    mat = check_finite(mat, "`trajectory`")
     diffs = mat - c[None, :]
     _, s, vt = jnp.linalg.svd(diffs, full_matrices=False)
+    s = eqx.error_if(
+        s,
+        ~(jnp.sum(s**2) > 0),
+        "`trajectory` does not move away from `center` (every checkpoint equals it): there "
+        "are no principal directions.",
+    )
     v = vt[:2]
     coords = diffs @ v.T
     sign = jnp.where(coords[0] < 0, -1.0, 1.0).astype(v.dtype)
@@ -288,6 +297,7 @@ def line(
     s = jnp.asarray(s)
     if s.ndim != 1 or s.shape[0] == 0:
         raise ValueError(f"`s` must be a non-empty 1-D array of positions; got shape {s.shape}.")
+    s = check_finite(s, "`s`")
     if chunk_size is not None:
         chunk_size = check_count(chunk_size, "chunk_size")
     bd = _d.check_direction(b, a, "b", "a")
@@ -355,6 +365,7 @@ def surface(
             "`alphas` and `betas` must be non-empty 1-D arrays of grid coordinates; got shapes "
             f"{alphas.shape} and {betas.shape}."
         )
+    alphas, betas = check_finite(alphas, "`alphas`"), check_finite(betas, "`betas`")
     if chunk_size is not None:
         chunk_size = check_count(chunk_size, "chunk_size")
     d1a = _d.check_direction(d1, center, "d1", "center")
@@ -401,6 +412,7 @@ def sharpness_at_radius(
     Source: seed 004 §4.2 (flatness of minima); Li et al. 2018 §6.
     """
     num_directions = check_count(num_directions, "num_directions")
+    radius = check_positive(radius, "radius")
     base = loss_fn(center, args)
     keys = jax.random.split(key, num_directions)
 
@@ -434,8 +446,16 @@ def basin_area(
     Source: seed 004 §4.2.1.
     """
     alphas, betas, values = jnp.asarray(alphas), jnp.asarray(betas), jnp.asarray(values)
+    if alphas.ndim != 1 or betas.ndim != 1 or alphas.size == 0 or betas.size == 0:
+        raise ValueError(
+            "`alphas` and `betas` must be non-empty 1-D grids; got shapes "
+            f"{alphas.shape} and {betas.shape}."
+        )
     if values.shape != (alphas.shape[0], betas.shape[0]):
         raise ValueError(f"`values` must have shape (len(alphas), len(betas)); got {values.shape}.")
+    level = check_positive(level, "level", allow_zero=True)
     if reference is None:
         reference = values[jnp.argmin(jnp.abs(alphas)), jnp.argmin(jnp.abs(betas))]
+    else:
+        reference = check_real(reference, "reference")
     return jnp.mean((values <= reference + level).astype(values.dtype))

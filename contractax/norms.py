@@ -28,7 +28,9 @@ from jaxtyping import Array, ArrayLike, Float
 from ._checks import (
     as_float_array,
     check_finite,
+    check_nonempty,
     check_p,
+    check_positive,
     check_slope_bounds,
     check_square,
     check_weight,
@@ -115,6 +117,7 @@ def vector_norm(x: Float[ArrayLike, "*batch n"], p=2, weight=None) -> Float[Arra
     x = as_float_array(x, "x")
     if x.ndim < 1:
         raise ValueError(f"x must have at least one axis (a vector); got shape {x.shape}.")
+    check_nonempty(x, "x")
     x = check_finite(x, "x")
     w = check_weight(weight, p, x.shape[-1], x.ndim - 1)
     if p == math.inf:
@@ -180,12 +183,27 @@ def lognorm(A: Float[ArrayLike, "*batch n n"], p=2, weight=None) -> Float[Array,
     Source: seed 001 "From LMIs to log norms"; seed 000 §3 eq. 3.1.
     """
     B, p, dtype = _prepare(A, p, weight)
+    return _lognorm_closed_form(B, p).astype(dtype)
+
+
+def _lognorm_closed_form(B: Array, p: float) -> Array:
     if p == 2:
-        return jnp.linalg.eigvalsh(_sym(B))[..., -1].astype(dtype)
+        return jnp.linalg.eigvalsh(_sym(B))[..., -1]
     axis = -1 if p == math.inf else -2
     diag = jnp.diagonal(B, axis1=-2, axis2=-1)
     off = jnp.sum(jnp.abs(B), axis=axis) - jnp.abs(diag)
-    return jnp.max(diag + off, axis=-1).astype(dtype)
+    return jnp.max(diag + off, axis=-1)
+
+
+def _lognorm_unchecked(A: Array, p, weight=None) -> Array:
+    """`lognorm` without the run-time value checks (NaN in, NaN out), for callers that promise
+    NaN outputs on failure (the models' `throw=False`); shapes and `p` are still checked."""
+    p = check_p(p)
+    A = check_square(A, finite=False)
+    if weight is not None:
+        w = jnp.asarray(weight, A.dtype)
+        A = _chol_transform(A, w) if p == 2 else _scale(A, w, p)
+    return _lognorm_closed_form(A, p)
 
 
 def lognorm_by_definition(
@@ -198,6 +216,7 @@ def lognorm_by_definition(
     Source: seed 000 §3, seed 001 "Generalizing LMIs: log norms".
     """
     A = check_square(A)
+    check_positive(h, "h (the finite-difference step)")
     return (induced_norm(_eye_like(A) + h * A, p, weight) - 1.0) / h
 
 
@@ -208,14 +227,20 @@ def dual(p, weight=None):
     With these, $\mu_{p^*,w^*}(A^\top) = \mu_{p,w}(A)$ (seed 000, proof of Prop. 1), which is why
     the adjoint of a contracting system contracts in the dual norm.
 
+    **Arguments:** `p` ∈ {1, 2, ∞}; `weight` `None`, one positive vector η (p ∈ {1, ∞}) or one
+    SPD matrix P (p = 2), without batch axes (checked as in `lognorm`).
+
     **Returns:** `(p_dual, weight_dual)`.
     """
     p = check_p(p)
+    if weight is not None:
+        w = as_float_array(weight, "weight")
+        n = w.shape[-1] if w.ndim else 0
+        weight = check_weight(w, p, n, batch_ndim=0)
     if p == 2:
         if weight is None:
             return 2.0, None
-        P = as_float_array(weight, "weight")
-        return 2.0, jnp.linalg.inv(P)
+        return 2.0, jnp.linalg.inv(weight)
     return (1.0 if p == math.inf else math.inf), weight
 
 
@@ -232,7 +257,7 @@ def _slope_vertex(A, C, d, side):
 def _as_C(C, A):
     if C is None:
         return jnp.zeros_like(A)
-    C = as_float_array(C, "C")
+    C = check_finite(as_float_array(C, "C"), "C")
     n = A.shape[-1]
     if C.ndim == 0:
         return C * _eye_like(A)

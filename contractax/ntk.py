@@ -25,7 +25,7 @@ from jaxtyping import Array, Float, PRNGKeyArray, PyTree
 
 from . import _chunking, _ntk as _k
 from ._batching import check_same_on_processes
-from ._checks import check_count
+from ._checks import check_count, check_finite, check_square
 from ._lanczos import lanczos_eigenvalues
 
 __all__ = ["empirical_ntk", "ntk_vp", "min_eigenvalue", "min_eigenvalue_lanczos", "linearize"]
@@ -35,11 +35,24 @@ _TRACE = ("mean", "sum")
 _JAC_BYTES = 2**28  # "auto" uses the Jacobian contraction while a Jacobian chunk fits in this
 
 
-def _split_params(params):
+def _split_params(params, finite: bool = False):
     dyn, static = eqx.partition(params, eqx.is_inexact_array)
     if not jax.tree_util.tree_leaves(dyn):
         raise ValueError("`params` has no floating-point array leaves to differentiate.")
+    if finite:  # a NaN/inf parameter gives an all-NaN kernel: say so instead
+        dyn = jax.tree_util.tree_map(lambda a: check_finite(a, "`params`"), dyn)
     return dyn, static
+
+
+def _check_same_examples(x1, x2, name="x2", ref="x1"):
+    """Per-example structure and shapes of x2 must be those of x1 (apply_fn runs on both)."""
+    s1 = jax.tree_util.tree_map(lambda a: jnp.shape(a)[1:], x1)
+    s2 = jax.tree_util.tree_map(lambda a: jnp.shape(a)[1:], x2)
+    if jax.tree_util.tree_structure(x1) != jax.tree_util.tree_structure(x2) or s1 != s2:
+        raise ValueError(
+            f"the examples of `{name}` must have the structure and shapes of those of `{ref}` "
+            f"(`apply_fn` runs on both): {ref} examples {s1}, {name} examples {s2}."
+        )
 
 
 def _size(x, name: str) -> int:
@@ -143,10 +156,12 @@ def _empirical_ntk(
     batch_diagonal,
     trace_mean,
 ):
-    dyn, static = _split_params(params)
+    dyn, static = _split_params(params, finite=True)
     same = x2 is None
     x2 = x1 if same else x2
     n1, n2 = _size(x1, "x1"), _size(x2, "x2")
+    if not same:
+        _check_same_examples(x1, x2)
     if batch_diagonal and n1 != n2:
         raise ValueError(
             f"`batch_diagonal=True` pairs x1[i] with x2[i]: both need the same number of "
@@ -252,10 +267,11 @@ def empirical_ntk(
 
 @eqx.filter_jit
 def _ntk_vp(apply_fn, params, x, v, x2):
-    dyn, static = _split_params(params)
+    dyn, static = _split_params(params, finite=True)
     _size(x, "x")
     if x2 is not None:
         _size(x2, "x2")
+        _check_same_examples(x, x2, "x2", "x")
     f = lambda p, xi: apply_fn(eqx.combine(p, static), xi)
     _check_uses_params(f, dyn, x)
     batched = lambda p, xs: jax.vmap(lambda xi: f(p, xi))(xs)
@@ -335,6 +351,7 @@ def min_eigenvalue(kernel: Float[Array, "..."]) -> Float[Array, ""]:
     k = _as_square(kernel)
     if k.shape[0] != k.shape[1]:
         raise ValueError(f"`kernel` must be square; got shape {k.shape}.")
+    k = check_square(k, "`kernel`")  # non-empty, real, finite (NaN would give a NaN λ_min)
     return jnp.linalg.eigvalsh(0.5 * (k + k.T))[0]
 
 
@@ -435,5 +452,7 @@ def linearize(apply_fn: Callable, params: PyTree) -> Callable:
     Source: Hieu 2022 (thesis), §2.6 (first-order expansion around θ_0); neural-tangents'
     `linearize` (Novak et al. 2022).
     """
+    if not callable(apply_fn):
+        raise ValueError(f"`apply_fn` must be callable, got {type(apply_fn).__name__}.")
     dyn0, static = _split_params(params)
     return _Linearized(apply_fn, dyn0, static)

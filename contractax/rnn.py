@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import jax.tree_util as jtu
 
 from ._batching import check_chunk, map_rows
-from ._checks import check_count, check_positive
+from ._checks import check_count, check_positive, check_state_fn
 from ._lyapunov import check_flat_state, push_frame, qr_positive, state_jacobians
 from ._types import Args, Array, ArrayLike, Bool, Count, Float, PyTree, Scalar
 
@@ -73,8 +73,19 @@ def unroll(
         raise ValueError("Give `steps` (the sequence length) when `inputs` is None.")
     if steps is not None:
         steps = check_count(steps, "steps", minimum=0)
-    if inputs is not None:
-        n = jtu.tree_leaves(inputs)[0].shape[0] if jtu.tree_leaves(inputs) else None
+    if inputs is None:
+        check_state_fn(step, "`step(x, args)`", x0, args)
+    else:
+        sizes = {jnp.shape(a)[0] if jnp.ndim(a) else None for a in jtu.tree_leaves(inputs)}
+        if None in sizes or len(sizes) > 1:
+            raise ValueError(
+                "every leaf of `inputs` must have the same leading (time) axis; got leading "
+                f"sizes {sorted(str(s) for s in sizes)}."
+            )
+        n = sizes.pop() if sizes else None
+        u0 = jtu.tree_map(lambda a: a[0], inputs)
+        if n:
+            check_state_fn(step, "`step(x, args, u)`", x0, args, u0)
         if steps is not None and n is not None and n != steps:
             raise ValueError(
                 f"`steps` ({steps}) must equal the leading length of `inputs` ({n}); "
@@ -298,6 +309,7 @@ def lyapunov_spectrum(
         raise ValueError(f"`k` must be between 1 and the state dimension {n}, got {k}.")
     steps = check_count(steps, "steps")
     burn_in = check_count(burn_in, "burn_in", minimum=0)
+    check_state_fn(step, "`step(x, args)`", x0, args)
     return _spectrum(step, x0, args, steps, burn_in, k)
 
 
@@ -404,7 +416,22 @@ def growth_rate(lengths: ArrayLike, values: Float[Array, " N"]) -> Scalar:
 
     Compare with $2 \log L_f$ (Theorem 1) or with the largest Lyapunov exponent.
     """
+    values = jnp.asarray(values)
+    if not jnp.issubdtype(values.dtype, jnp.floating):
+        values = values.astype(jnp.result_type(float))
     n = jnp.asarray(lengths, values.dtype)
+    if n.ndim != 1 or values.shape != n.shape:
+        raise ValueError(
+            f"`lengths` and `values` must be 1-D arrays of the same length; got shapes "
+            f"{n.shape} and {values.shape}."
+        )
+    if n.shape[0] < 2:
+        raise ValueError(f"a slope needs at least two points; got {n.shape[0]} `lengths`.")
+    values = eqx.error_if(
+        values,
+        ~jnp.all((values > 0) & jnp.isfinite(values)),
+        "growth_rate fits log(values): `values` must be finite and > 0.",
+    )
     y = jnp.log(values)
     n_c = n - jnp.mean(n)
     return jnp.sum(n_c * (y - jnp.mean(y))) / jnp.sum(n_c**2)
@@ -444,6 +471,7 @@ def entropy_bound(step: Callable, xs: Float[Array, "T n"], args: Args) -> Entrop
     """
     if jnp.ndim(xs) != 2:
         raise ValueError(f"`xs` must have shape (T, n), got {jnp.shape(xs)}.")
+    check_state_fn(step, "`step(x, args)`", xs[0], args)
     return _entropy_bound(step, xs, args)
 
 
@@ -567,5 +595,9 @@ def count_local_minima(values: Float[Array, " S"], mask: Any = None, tol: float 
     """
     m = local_minima(values, tol)
     if mask is not None:
+        if jnp.shape(mask) != m.shape:
+            raise ValueError(
+                f"`mask` must have the shape of `values` {m.shape}; got {jnp.shape(mask)}."
+            )
         m = m & mask
     return jnp.sum(m)

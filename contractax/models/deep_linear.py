@@ -8,7 +8,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from .._checks import check_count
+from .._checks import check_count, check_matrix, check_real, check_shape
 from .._types import Array, Float
 
 
@@ -61,6 +61,7 @@ class DeepLinear(eqx.Module):
         if sizes is None or len(sizes) < 2:
             raise ValueError(f"`sizes` must list at least [n_0, n_1], got {sizes!r}.")
         sizes = [check_count(s, f"sizes[{i}]") for i, s in enumerate(sizes)]
+        check_real(scale, "scale")
         dtype = jnp.result_type(float) if dtype is None else dtype
         pairs = list(zip(sizes[:-1], sizes[1:]))
         if init == "identity":
@@ -94,6 +95,7 @@ class DeepLinear(eqx.Module):
         return out
 
     def __call__(self, x: Float[Array, " n"]) -> Float[Array, " m"]:
+        check_shape(x, "x (one DeepLinear input; vmap over a batch)", (self.weights[0].shape[1],))
         for w in self.weights:
             x = w @ x
         return x
@@ -127,5 +129,12 @@ def deep_linear_loss(model: DeepLinear, R: Float[Array, "m n"]) -> Float[Array, 
 
     Source: seed 003, §2, eq. (2).
     """
-    e = model.product() - R
+    prod = model.product()
+    R = check_matrix(R, "R (the target matrix)")
+    if R.shape != prod.shape:
+        raise ValueError(
+            f"R (the target matrix) must have the shape of the end-to-end product {prod.shape}; "
+            f"got {R.shape}."
+        )
+    e = prod - R
     return 0.5 * jnp.sum(e * e)

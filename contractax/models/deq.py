@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
+from .._checks import check_count, check_positive
 from ._failure import on_failure
 
 
@@ -67,9 +69,13 @@ class DEQ(eqx.Module):
         self.cell = cell
         self.solver = solvers.Anderson() if solver is None else solver
         self.adjoint = solvers.ImplicitAdjoint() if adjoint is None else adjoint
-        self.z_shape = None if z_shape is None else tuple(int(s) for s in z_shape)
-        self.tol = tol
-        self.max_steps = int(max_steps)
+        self.z_shape = (
+            None
+            if z_shape is None
+            else tuple(check_count(s, "DEQ(z_shape) entries") for s in z_shape)
+        )
+        self.tol = None if tol is None else float(check_positive(tol, "DEQ(tol)"))
+        self.max_steps = check_count(max_steps, "DEQ(max_steps)")
         self.throw = bool(throw)
 
     def solve(self, x, z0=None):
@@ -81,6 +87,7 @@ class DEQ(eqx.Module):
             if self.z_shape is None:
                 raise ValueError("DEQ needs `z0` or a `z_shape` given at construction.")
             z0 = jnp.zeros(self.z_shape, jnp.result_type(x))
+        _check_cell(self.cell, z0, x)
         kwargs = {} if self.tol is None else {"tol": self.tol}
         # the cell travels in `args`: its arrays are differentiated by the adjoint, the rest is
         # static, and the module-level map keeps the compiled solve cached across calls
@@ -99,6 +106,26 @@ class DEQ(eqx.Module):
         """The equilibrium state $z^\\star(x)$ (raises or NaN on a failed solve, per `throw`)."""
         sol = self.solve(x, z0)
         return on_failure(sol, sol.value, self.throw)
+
+
+def _check_cell(cell, z0, x):
+    """cell(z, x) must run on (z0, x) and return z0's structure and shapes (eval_shape only)."""
+    shapes = lambda t: jax.tree_util.tree_map(lambda a: tuple(jnp.shape(a)), t)  # noqa: E731
+    try:
+        out = jax.eval_shape(cell, z0, x)
+    except (TypeError, ValueError) as e:
+        raise ValueError(
+            f"DEQ: cell(z, x) failed for z of shape {shapes(z0)} (from z0 or z_shape) and x of "
+            f"shape {shapes(x)}; check that z_shape/z0 and x are the sizes the cell expects. "
+            f"The cell raised: {e}"
+        ) from e
+    if jax.tree_util.tree_structure(out) != jax.tree_util.tree_structure(z0) or shapes(
+        out
+    ) != shapes(z0):
+        raise ValueError(
+            f"DEQ: cell(z, x) must return a state of z's structure and shapes {shapes(z0)} "
+            f"(z0 or z_shape); got {shapes(out)}."
+        )
 
 
 def _apply_cell(z, args):

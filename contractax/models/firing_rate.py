@@ -11,6 +11,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .. import contraction, norms
+from .._checks import check_count, check_positive, check_shape
 from ._activation import check_slopes
 
 
@@ -60,8 +61,15 @@ class FiringRateNetwork(eqx.Module):
         key: PRNGKeyArray,
         dtype=None,
     ):
-        if not leak > 0:
-            raise ValueError(f"FiringRateNetwork needs a positive leak rate c; got leak={leak}.")
+        if not leak > 0 or not math.isfinite(leak):
+            raise ValueError(
+                f"FiringRateNetwork needs a positive, finite leak rate c; got leak={leak}."
+            )
+        in_size = check_count(in_size, "FiringRateNetwork(in_size)")
+        hidden_size = check_count(hidden_size, "FiringRateNetwork(hidden_size)")
+        check_positive(scale, "FiringRateNetwork(scale)", allow_zero=True)
+        check_positive(tol, "FiringRateNetwork(tol)")
+        max_steps = check_count(max_steps, "FiringRateNetwork(max_steps)")
         self.slopes = check_slopes(activation, slopes, "FiringRateNetwork")
         dtype = jnp.result_type(float) if dtype is None else dtype
         kA, kB, kb = jax.random.split(key, 3)
@@ -76,6 +84,8 @@ class FiringRateNetwork(eqx.Module):
 
     def vector_field(self, x: Float[Array, " n"], u: Float[Array, " m"]) -> Float[Array, " n"]:
         """$f(x, u) = -Cx + \\Phi(Ax + Bu + b)$."""
+        check_shape(x, "x (the FiringRateNetwork state)", self.b.shape)
+        check_shape(u, "u (the FiringRateNetwork input)", (self.B.shape[1],))
         return -self.c * x + self.activation(self.A @ x + self.B @ u + self.b)
 
     def rate(self, p=jnp.inf, weight=None) -> Float[Array, ""]:

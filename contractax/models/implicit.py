@@ -119,6 +119,9 @@ class ImplicitNetwork(eqx.Module):
             )
         self.slopes = check_slopes(activation, slopes, "ImplicitNetwork")
         dtype = jnp.result_type(float) if dtype is None else dtype
+        in_size = check_count(in_size, "ImplicitNetwork(in_size)")
+        hidden_size = check_count(hidden_size, "ImplicitNetwork(hidden_size)")
+        out_size = check_count(out_size, "ImplicitNetwork(out_size)")
         kT, kB, kb, kC = jax.random.split(key, 4)
         n = hidden_size
         self.T = jax.random.normal(kT, (n, n), dtype) / n
@@ -151,8 +154,14 @@ class ImplicitNetwork(eqx.Module):
 
     def mu(self) -> Float[Array, ""]:
         """$\\mu_{\\infty,\\eta}(A)$ computed from `A` by `contractax.norms.lognorm`; at most γ up to
-        rounding (≈ 1e-7 in float32, 1e-16 in float64)."""
+        rounding (≈ 1e-7 in float32, 1e-16 in float64). NaN/inf weights raise (name `A`)."""
         return norms.lognorm(self.A, jnp.inf, self.eta)
+
+    def _rho(self) -> Float[Array, ""]:
+        """`contraction_factor()` without the NaN check: NaN weights give a NaN factor, so that a
+        solve with `throw=False` returns NaN outputs instead of raising from `lognorm`."""
+        mu = norms._lognorm_unchecked(self.A, jnp.inf, self.eta)
+        return 1.0 - (1.0 - jnp.maximum(mu, 0.0)) * self.step_size()
 
     def step_size(self) -> Float[Array, ""]:
         """Optimal averaged-iteration step $\\alpha^* = 1/(1 - \\min_i \\min(a_{ii}, 0))$."""
@@ -200,7 +209,7 @@ class ImplicitNetwork(eqx.Module):
         alpha = jax.lax.stop_gradient(self.step_size())
         inj = self.B @ u + self.b
         x0 = jnp.zeros_like(self.b) if x0 is None else x0
-        rho = jax.lax.stop_gradient(self.contraction_factor())
+        rho = jax.lax.stop_gradient(self._rho())
         solver = solvers.Picard() if solver is None else solver
         # The stopping test uses the plain ℓ∞ norm; the certificate below uses the weighted one,
         # in which the averaged map contracts with factor rho.

@@ -6,7 +6,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from .._checks import check_count
+from .._checks import check_count, check_shape
 from .._types import Array, Float
 
 
@@ -50,6 +50,7 @@ class TwoLayerReLU(eqx.Module):
         return jax.nn.relu(self.V @ x - jax.lax.stop_gradient(self.b))
 
     def __call__(self, x: Float[Array, " n"]) -> Float[Array, " m"]:
+        check_shape(x, "x (one TwoLayerReLU input; vmap over a batch)", (self.V.shape[1],))
         return self.W @ self.hidden(x)
 
 
@@ -59,10 +60,23 @@ def two_layer_loss(model: TwoLayerReLU, data) -> Float[Array, ""]:
 
     Source: seed 003, §4, Theorem 4.
     """
-    xs, ys = data
-    if xs.ndim != 2 or ys.ndim != 2 or xs.shape[0] != ys.shape[0]:
+    if not (isinstance(data, (tuple, list)) and len(data) == 2):
+        raise ValueError(f"`data` must be a pair (xs, ys); got {type(data).__name__}.")
+    xs, ys = (jnp.asarray(a) for a in data)
+    n, m = model.V.shape[1], model.W.shape[0]
+    if (
+        xs.ndim != 2
+        or ys.ndim != 2
+        or xs.shape[0] != ys.shape[0]
+        or (
+            xs.shape[1],
+            ys.shape[1],
+        )
+        != (n, m)
+    ):
         raise ValueError(
-            f"`data` must be (xs, ys) with shapes (N, n) and (N, m); got {xs.shape}, {ys.shape}."
+            f"`data` must be (xs, ys) with shapes (N, {n}) and (N, {m}) for this model; got "
+            f"{xs.shape}, {ys.shape}."
         )
     e = jax.vmap(model)(xs) - ys
     return 0.5 * jnp.sum(e * e)

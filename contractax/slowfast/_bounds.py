@@ -6,6 +6,7 @@ of docs/errata.md: c = αβ/(L_z h), and "L_{x²}" in K means L_{x²} f).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import ClassVar
 
@@ -14,7 +15,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
-from .._checks import check_positive, check_shape
+from .._checks import check_finite, check_positive, check_shape
 
 # |σ|, |σ'|, |σ''| bounds of the sigmoids used in Flynn 2015, §7.
 ACTIVATIONS = {
@@ -63,6 +64,9 @@ class DerivativeBounds(eqx.Module):
     L_xx_g: Float[ArrayLike, ""]
     beta_x: Float[ArrayLike, ""]
     k: Float[ArrayLike, ""] = 1.0
+
+
+_NORM_BOUNDS = ("L_x_f", "L_xx_f", "L_w_f", "L_ww_f", "L_xw_f", "L_x_g", "L_xx_g")
 
 
 class Timescale(eqx.Module):
@@ -165,7 +169,17 @@ def timescale(
     Source: Flynn 2015, §5–§7 (Thm. 3, Prop. 3, 5, 6, Example 1 recipe).
     """
     f = lambda v: jnp.asarray(v, dtype=jnp.result_type(float))
+    if not isinstance(bounds, DerivativeBounds):
+        raise ValueError(f"bounds must be a DerivativeBounds, got {type(bounds).__name__}.")
     b = jax.tree_util.tree_map(f, bounds)
+    # every L is a bound on a norm: finite and >= 0 (a NaN would propagate into tau silently)
+    b = dataclasses.replace(
+        b,
+        **{
+            n: check_positive(getattr(b, n), f"bounds.{n} (a bound on a norm)", allow_zero=True)
+            for n in _NORM_BOUNDS
+        },
+    )
     alpha, p1 = f(alpha), f(p1)
     beta_x = check_positive(
         b.beta_x,
@@ -173,7 +187,7 @@ def timescale(
         "contracting, so no timescale separation is guaranteed: shrink the feedback weights)",
     )
     k = b.k
-    if not isinstance(k, jax.core.Tracer) and float(k) < 1:
+    if not isinstance(k, jax.core.Tracer) and not float(k) >= 1:
         raise ValueError(f"bounds.k (norm equivalence of eq. 4.2) must be >= 1, got {float(k)}.")
     alpha = check_positive(alpha, "alpha")
     alpha = alpha + 0 * check_positive(
@@ -239,8 +253,8 @@ def fixed_feedback_bounds(
     Source: Flynn 2015, §7, Example 1, Table 2, Prop. 7.
     """
     v = check_shape(v, "v", (None, None))
-    v = check_shape(v, "v", (v.shape[0], v.shape[0]))
-    rho = check_shape(rho, "rho", (None,))
+    v = check_finite(check_shape(v, "v", (v.shape[0], v.shape[0])), "v")
+    rho = check_finite(check_shape(rho, "rho", (None,)), "rho")
     _, L1, L2 = activation_bounds(activation)
     n = v.shape[0]
     vf = jnp.sqrt(jnp.sum(v**2))

@@ -79,6 +79,8 @@ def objective(
 
     Source: Flynn 2015, §2, eq. 2.2–2.4.
     """
+    if jnp.ndim(x0) != 1:
+        raise ValueError(f"x0 must be a state vector (n,), got shape {jnp.shape(x0)}.")
     sol = _solve(system, x0, w, args, settings)
     xs = jnp.where(sol.result == RESULTS.successful, sol.value, jnp.nan)
     return system.g(xs, args), xs

@@ -19,10 +19,16 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from .. import contraction
+from .._checks import check_count, check_shape
 from ._bounds import DerivativeBounds, activation_bounds, fixed_feedback_bounds
 from ._system import AbstractLearningSystem
 
 _SIGMA = {"logistic": jax.nn.sigmoid, "tanh": jnp.tanh}
+
+
+def _check_square(v, name):
+    if jnp.ndim(v) != 2 or jnp.shape(v)[0] != jnp.shape(v)[1]:
+        raise ValueError(f"{name} must be a square matrix (n, n), got shape {jnp.shape(v)}.")
 
 
 def _sigma(name: str):
@@ -51,6 +57,10 @@ class FixedFeedbackNetwork(AbstractLearningSystem):
     v: Float[Array, "n n"]
     activation: str = eqx.field(static=True, default="logistic")
     p: ClassVar[float] = 2.0  # the state norm of rate()
+
+    def __check_init__(self):
+        _check_square(self.v, "v (the fixed feedback)")
+        activation_bounds(self.activation)
 
     def f(self, x, w, args):
         rho, _ = args
@@ -89,6 +99,11 @@ class ReservoirReadoutNetwork(AbstractLearningSystem):
     n1: int = eqx.field(static=True)
     activation: str = eqx.field(static=True, default="logistic")
     p: ClassVar[float] = math.inf  # the state norm of rate() (η-weighted, see weight())
+
+    def __check_init__(self):
+        _check_square(self.v, "v (the reservoir)")
+        check_count(self.n1, "n1 (the readout size)")
+        activation_bounds(self.activation)
 
     def f(self, x, w, args):
         rho, _ = args
@@ -147,6 +162,13 @@ class BoundedWeightNetwork(AbstractLearningSystem):
             raise ValueError(
                 f"norm must be 'inf' (eq. 7.3b) or 'one' (eq. 7.4), got {self.norm!r}."
             )
+        if jnp.ndim(self.alpha) != 1:
+            raise ValueError(f"alpha must be a vector (n,), got shape {jnp.shape(self.alpha)}.")
+        n = jnp.shape(self.alpha)[0]
+        check_shape(self.mask, "mask (the graph, mask[i, j] = 1 when (j, i) is an edge)", (n, n))
+        check_count(self.n_out, "n_out")
+        if self.n_out > n:
+            raise ValueError(f"n_out ({self.n_out}) must not exceed the number of nodes {n}.")
 
     @property
     def p(self) -> float:

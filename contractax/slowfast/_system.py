@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, PyTree
 
-from .._checks import check_p, check_shape
+from .._checks import check_p, check_positive, check_shape
 from ..norms import dual
 
 
@@ -145,4 +145,9 @@ def joint_norm(
     **Example:** `cx.slowfast.joint_norm(ux, uy, 2, scale.p1, scale.p2)`
     """
     p = check_p(p)
+    if jnp.ndim(ux) != 1:
+        raise ValueError(f"ux must be a vector (n,), got shape {jnp.shape(ux)}.")
+    check_shape(uy, "uy", jnp.shape(ux))
+    p1 = check_positive(p1, "p1")
+    p2 = check_positive(p2, "p2")
     return p1 * jnp.linalg.norm(ux, ord=p) + p2 * jnp.linalg.norm(uy, ord=dual(p)[0])
