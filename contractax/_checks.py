@@ -329,7 +329,15 @@ def optional(converter):
 
 def check_float_tree(tree, name: str, *, finite: bool = True):
     """Every array leaf of `tree` must be real floating point (what `jax.grad` differentiates);
-    with `finite`, a NaN/inf entry raises at run time (eqx.error_if). Non-array leaves pass."""
+    with `finite`, a NaN/inf entry raises at run time (eqx.error_if). Python and NumPy numbers
+    become arrays (`gd.run(f, 2.0, ...)` is a valid call); other non-array leaves pass. Returns
+    the tree to use."""
+
+    def as_array(a):
+        numeric = isinstance(a, (int, float, np.number, np.ndarray)) and not isinstance(a, bool)
+        return jnp.asarray(a) if numeric else a
+
+    tree = jax.tree_util.tree_map(as_array, tree)
     leaves = [a for a in jax.tree_util.tree_leaves(tree) if eqx.is_array(a)]
     if not leaves:
         raise ValueError(f"{name} has no array leaves to differentiate.")

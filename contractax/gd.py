@@ -308,7 +308,7 @@ def sharpness(
     Source: seed 003, App. A (Lyapunov's indirect method).
     """
     num_iters = None if num_iters is None else check_count(num_iters, "num_iters")
-    check_float_tree(params, "`params`", finite=False)
+    params = check_float_tree(params, "`params`", finite=False)
     return _extremes(loss_fn, params, args, key, num_iters)[1]
 
 
@@ -342,7 +342,7 @@ def lyapunov_radius(
     if jnp.ndim(lr) != 0:
         raise ValueError(f"`lr` must be a scalar, got shape {jnp.shape(lr)}; vmap over it.")
     lr = check_positive(lr, "lr")
-    check_float_tree(params, "`params`", finite=False)
+    params = check_float_tree(params, "`params`", finite=False)
     return _radius(loss_fn, params, jnp.asarray(lr, jnp.result_type(float)), args, key, num_iters)
 
 
