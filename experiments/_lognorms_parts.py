@@ -1,4 +1,5 @@
-"""Compute and draw functions of `experiments.lognorms` (closed forms vs brute force).
+"""Compute and draw functions of `experiments.lognorms`: closed forms vs brute force, the
+forward step, rates against the weight scale, and trajectories of a contracting network.
 
 Every compute function returns plain data (floats, lists, NumPy arrays); the claims are judged
 in `experiments.lognorms`.
@@ -14,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from contractax import contraction, norms
+from experiments._lognorms_theory import _inf, _iterate
 
 INF = math.inf
 PNAME = {1: "1", 2: "2", INF: "∞"}
@@ -193,6 +195,70 @@ def rate_vs_scale(key, n, count=120):
         closed_form_err=float(np.max(np.abs(w - ref))),
         n=n,
     )
+
+
+def trajectories(rng, n=6, starts=16, t1=12.0, dt=0.01, period=2.0):
+    """RK4 runs of ẋ = −x + tanh(Ax + u(t)) with ‖A‖∞ = 0.7: constant u (equilibrium and its
+    Lyapunov functions ‖x − x*‖, ‖F(x)‖ in ℓ∞ and ℓ2) and u(t) = u₀ + u₁ sin(2πt/T)
+    (entrainment: the T-shift of a solution is a solution, so ‖x(t+T) − x(t)‖ decays at the
+    contraction rate and the solution becomes T-periodic)."""
+    A = rng.standard_normal((n, n))
+    A = 0.7 * A / np.max(np.sum(np.abs(A), 1))
+    u0, u1 = rng.standard_normal((2, n))
+    x0 = 3 * rng.standard_normal((starts, n))
+    steps = int(round(t1 / dt))
+
+    @jax.jit
+    def simulate(x0, amp):
+        f = lambda t, x: -x + jnp.tanh(x @ A.T + u0 + amp * jnp.sin(2 * jnp.pi * t / period) * u1)
+
+        def step(carry, _):
+            t, x = carry
+            a = f(t, x)
+            b = f(t + dt / 2, x + dt / 2 * a)
+            c = f(t + dt / 2, x + dt / 2 * b)
+            d = f(t + dt, x + dt * c)
+            x = x + dt / 6 * (a + 2 * b + 2 * c + d)
+            return (t + dt, x), x
+
+        _, xs = jax.lax.scan(step, (0.0, x0), None, length=steps)
+        rates = [contraction.firing_rate_rate(A, p=p) for p in (INF, 2)]
+        return jnp.concatenate([x0[None], xs]), rates
+
+    ts = dt * np.arange(steps + 1)
+    G = lambda x: np.tanh(x @ A.T + u0)
+    xstar, _ = _iterate(G, x0.copy(), 1.0, 300)  # Picard from every start: ‖A‖∞ < 1
+    xs, rates = simulate(x0, 0.0)
+    xs, rates = np.asarray(xs), [float(r) for r in rates]
+    out = dict(ts=ts, spread=float(np.max(np.abs(xstar - xstar[0]))), n=n, starts=starts, t1=t1)
+    for (p, name), c in zip(((INF, "∞"), (2, "2")), rates):
+        env = np.exp(-c * ts)[:, None]
+        d = np.linalg.norm(xs - xstar[0], ord=p, axis=-1)
+        v = np.linalg.norm(G(xs) - xs, ord=p, axis=-1)
+        out[name] = dict(
+            rate=c,
+            dist_ratio=float(np.max(d / (env * d[0]))),
+            field_ratio=float(np.max(v / (env * v[0]))),
+            final=float(np.max(d[-1])),
+            dist=d[:, 0] / d[0, 0],
+            field=v[:, 0] / v[0, 0],
+        )
+    per = int(round(period / dt))
+    xp = np.asarray(simulate(x0, 1.0)[0])[:, :2]
+    c = rates[0]
+    gap = _inf(xp[:, 0] - xp[:, 1])
+    defect = _inf(xp[per:, 0] - xp[:-per, 0])
+    out["entrain"] = dict(
+        rate=c,
+        pair_ratio=float(np.max(gap / (np.exp(-c * ts) * gap[0]))),
+        defect_ratio=float(np.max(defect / (np.exp(-c * ts[:-per]) * defect[0]))),
+        final_defect=float(defect[-1] / defect[0]),
+        amplitude=float(np.max(np.ptp(xp[-per:, 0], axis=0))),
+        gap=gap / gap[0],
+        defect=defect / defect[0],
+        period=period,
+    )
+    return out
 
 
 # ----------------------------------------------------------------------------- draw

@@ -358,7 +358,7 @@ def run(quick: bool = True) -> Result:
     props = theory.lognorm_properties(rng(2), count)
     pairs = theory.weak_pairings(rng(3), 50 if quick else 400)
     tight = theory.tight_transcription(rng(4), 50 if quick else 400)
-    traj = theory.trajectories(rng(5))
+    traj = parts.trajectories(rng(5))
     claims = (
         judge_closed_forms(box, opt, tab)
         + judge_forward_step(step, asym)
