@@ -80,7 +80,7 @@ def draw(runs, mon, avg, inter, eps, eps_pgd, eps_cert):
     )
     axs[1].set_ylim(1e-12, 10)
     axs[1].set_xlabel("iteration k")
-    axs[1].set_ylabel("‖x_{k+1} − x_k‖_{∞,η}")
+    axs[1].set_ylabel("‖x(k+1) − x(k)‖ in ℓ∞,η")
     axs[1].set_title("averaged iteration (20 test inputs)")
     axs[1].legend()
     fig.tight_layout()
