@@ -216,7 +216,7 @@ def judge_training(t):
             "K_autodiff from cx.ntk.empirical_ntk through the implicit layer (implicit function "
             "theorem, no unrolling); K_Prop4 by linear solves with D = diag(1[Wz + Ux > 0]) "
             "(prop4_kernel), no autodiff",
-            ("004-23", "004-22"),
+            ("004-23",),
         ),
         _claim(
             "§3.3.1 eq. (3.14)",
