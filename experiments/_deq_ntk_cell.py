@@ -1,7 +1,6 @@
 """Seed 004 §4: the residual cell of eq. 4.1 (dense, `cx.models.DenseResidualCell`) — init
 scale and solver trajectories (§4.1, Figs 4.1–4.3) and filter-normalised loss landscapes of the
-DEQ against weight-tied repeat-6/11/18 networks (§4.2, Fig. 4.4), on sklearn digits; the
-invariance of filter normalisation to ReLU rescaling (§4.2).
+DEQ against weight-tied repeat-6/11/18 networks (§4.2, Fig. 4.4), on sklearn digits.
 
 Compute functions return plain data, judge functions `Claim`s naming the CLAIMS.md items, draw
 functions figures (see `experiments.deq_ntk`)."""
@@ -251,42 +250,6 @@ def paths(quick, data, stages, steps=30):
     return out
 
 
-def filter_invariance():
-    """§4.2 (Li et al. 2018; Dinh et al. 2017): rescale a ReLU layer and undo it in the next —
-    by one factor c for the whole layer, or by one factor per hidden unit (node-wise). Both
-    leave the network unchanged; compare the filter-normalised loss surfaces with the original."""
-    k = jax.random.split(jax.random.PRNGKey(37), 5)
-    mlp = eqx.nn.MLP(8, 3, 16, 2, activation=jax.nn.relu, key=k[0])
-    x = jax.random.normal(k[1], (64, 8))
-    y = jax.random.normal(k[2], (64, 3))
-    l0, l1 = mlp.layers[0], mlp.layers[1]
-
-    def rescaled(c):  # c: (16, 1), one factor per hidden unit of the first layer
-        new = (c * l0.weight, c[:, 0] * l0.bias, l1.weight / c.T)
-        return eqx.tree_at(
-            lambda m: (m.layers[0].weight, m.layers[0].bias, m.layers[1].weight), mlp, new
-        )
-
-    loss = lambda m, a: jnp.mean((jax.vmap(m)(a[0]) - a[1]) ** 2)
-    alphas = jnp.linspace(-1.0, 1.0, 9)
-
-    def surface(m):
-        d1 = cx.landscape.random_direction(k[3], m)
-        d2 = cx.landscape.random_direction(k[4], m)
-        return np.asarray(cx.landscape.surface(loss, m, d1, d2, alphas, alphas, args=(x, y)))
-
-    base = surface(mlp)
-    layer = surface(rescaled(jnp.full((16, 1), 3.0)))
-    node = surface(rescaled(jnp.linspace(0.2, 5.0, 16)[:, None]))
-    same = float(np.max(np.abs(jax.vmap(rescaled(jnp.full((16, 1), 3.0)))(x) - jax.vmap(mlp)(x))))
-    return {
-        "layer_diff": float(np.max(np.abs(layer - base))),
-        "node_diff": float(np.max(np.abs(node - base))),
-        "network_diff": same,
-        "scale": float(np.max(base)),
-    }
-
-
 # ----------------------------------------------------------------------------- judge
 
 
@@ -370,39 +333,6 @@ def judge_landscapes(o):
             f"{deq['skipped_nonfinite_steps']} steps skipped; the flatness comparison is between "
             "minimisers of different depth.",
             ("004-40", "004-38"),
-        ),
-    ]
-
-
-def judge_filter_invariance(f):
-    tol = 1e-10 * max(f["scale"], 1.0)
-    method = (
-        "eqx.nn.MLP 8-16-16-3 with ReLU, the same two random directions "
-        "(cx.landscape.random_direction: per output row, biases ignored), 9×9 grid on [−1, 1]²; "
-        f"the rescaled networks compute the same function (max output difference "
-        f"{f['network_diff']:.1e})"
-    )
-    return [
-        _claim(
-            "§4.2 (Li et al. 2018)",
-            "Filter-normalised loss surfaces are invariant to the ReLU rescaling of Dinh et al. "
-            "2017, layer-wise: W₁ → cW₁, b₁ → cb₁, W₂ → W₂/c",
-            "the surfaces agree to 1e-10 (relative to their scale)",
-            f"c = 3: max |Δ| = {f['layer_diff']:.1e} (surface max {f['scale']:.3g})",
-            f["layer_diff"] <= tol,
-            method,
-            ("004-37",),
-        ),
-        _claim(
-            "§4.2 (as worded: node-wise)",
-            "… and to node-wise rescalings (one factor c_i > 0 per hidden unit, undone in the "
-            "next layer's columns)",
-            "the surfaces agree to 1e-10 (relative to their scale)",
-            f"c_i ∈ [0.2, 5]: max |Δ| = {f['node_diff']:.2g} (surface max {f['scale']:.3g}): the "
-            "next layer's rows are rescaled column-wise, which per-row normalisation does not undo",
-            f["node_diff"] <= tol,
-            method,
-            ("004-37",),
         ),
     ]
 

@@ -78,7 +78,7 @@ def run(quick: bool = True) -> Result:
     data = load_digits_split(seed=0, dtype=np.float32)
     land = part("landscapes", lambda: cell.landscapes(quick, data))
     paths = part("paths", lambda: cell.paths(quick, data, land["stages"]))
-    invariance = part("filter_invariance", cell.filter_invariance)
+    invariance = part("filter_invariance", lemmas.filter_invariance)
 
     train_claims, cond = mon.judge_training(training)
     claims = (
@@ -86,7 +86,7 @@ def run(quick: bool = True) -> Result:
         + lemmas.judge(prop1, l332, grad, lin)
         + cell.judge_landscapes(land)
         + cell.judge_paths(paths)
-        + cell.judge_filter_invariance(invariance)
+        + lemmas.judge_filter_invariance(invariance)
     )
     figures = {
         "mondeq_ntk_training": mon.draw_training(training, cond),
