@@ -77,10 +77,10 @@ def lemma332(training):
         lambda t: (t.A, t.B, t.U, t.C), net, (jnp.zeros((2, 2)), B, jnp.eye(2), jnp.eye(2)[0])
     )
     xe = jnp.array([1.0, 0.0])
-    z = net.features(xe, **SOLVE)
+    z = eqx.filter_jit(lambda t: t.features(xe, **SOLVE))(net)
     d = (net.W @ z + xe > 0).astype(z.dtype)
     v, dv = _v(net.W, d, net.C)
-    grad_u = eqx.filter_grad(lambda t: t(xe, **SOLVE))(net).U  # = (D v) xᵀ by Prop. 4
+    grad_u = eqx.filter_jit(eqx.filter_grad(lambda t: t(xe, **SOLVE)))(net).U  # (Dv)xᵀ, Prop. 4
     out["instance"] = {
         "z": np.asarray(z),
         "printed": float(jnp.linalg.norm(v)) * M,
