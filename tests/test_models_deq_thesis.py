@@ -133,3 +133,87 @@ def test_residual_cell_repeat_and_deq(getkey):
     np.testing.assert_allclose(
         g_deq.cell.conv1.weight, g_tied.cell.conv1.weight, rtol=1e-4, atol=1e-8
     )
+
+
+def _directional_fd(f, p, d, h=1e-5):
+    """Central difference of the scalar f along the pytree direction d."""
+    plus = jax.tree_util.tree_map(lambda a, b: a + h * b, p, d)
+    minus = jax.tree_util.tree_map(lambda a, b: a - h * b, p, d)
+    return (f(plus) - f(minus)) / (2 * h)
+
+
+def test_thesis_mondeq_equilibrium_monotonicity_and_gradient(getkey):
+    # Def. 3.2.1 in float64: for random parameters I - W ⪰ mI (Prop. 1, ⇐), the solve returns
+    # z with z = ReLU(Wz + Ux) to 1e-10, and d/dθ uᵀz* (implicit) matches finite differences.
+    m = 0.3
+    for scale in (0.5, 2.0):
+        net = MonotoneDEQ(4, 9, "scalar", use_bias=False, m=m, scale=scale, tol=1e-13, key=getkey())
+        sym = jnp.eye(9) - 0.5 * (net.W + net.W.T)
+        assert float(jnp.linalg.eigvalsh(sym)[0]) >= m - 1e-12
+        x = jax.random.normal(getkey(), (4,))
+        z = net.features(x)
+        np.testing.assert_allclose(z, jax.nn.relu(net.W @ z + net.U @ x), atol=1e-10)
+        assert float(jnp.min(z)) >= 0.0 and float(jnp.max(z)) > 0.0
+        d = jax.tree_util.tree_map(lambda a: jax.random.normal(getkey(), a.shape), net)
+        f = eqx.filter_jit(lambda p: p(x))
+        g = eqx.filter_jit(eqx.filter_grad(f))(net)
+        directional = sum(
+            float(jnp.vdot(a, b))
+            for a, b in zip(jax.tree_util.tree_leaves(g), jax.tree_util.tree_leaves(d))
+        )
+        np.testing.assert_allclose(directional, _directional_fd(f, net, d), rtol=1e-6, atol=1e-9)
+
+
+def test_dense_residual_cell_formula_equilibrium_and_gradient(getkey):
+    from contractax.models import DenseResidualCell
+
+    n, k = 6, 10
+    cell = DenseResidualCell(n, k, init_std=0.3, affine=False, key=getkey())
+    assert cell.norm1.weight is None and cell.W1.shape == (k, n) and cell.W2.shape == (n, k)
+    z, x = jax.random.normal(getkey(), (2, n))
+
+    # eq. 4.1 written out with a one-group norm (zero mean, unit variance, eps 1e-5)
+    def gn(v):
+        return (v - v.mean()) / np.sqrt(v.var() + 1e-5)
+
+    zn, xn = np.asarray(z), np.asarray(x)
+    w1, w2 = np.asarray(cell.W1), np.asarray(cell.W2)
+    inner = gn(np.maximum(w1 @ zn, 0.0))
+    expected = gn(np.maximum(zn + gn(xn + w2 @ inner), 0.0))
+    np.testing.assert_allclose(cell(z, x), expected, atol=1e-12)
+    out = cell(z, x)
+    np.testing.assert_allclose([out.mean(), out.var()], [0.0, 1.0], atol=1e-4)
+    # affine=True starts at scale 1, shift 0: the same map at init, with trainable parameters
+    aff = DenseResidualCell(n, k, init_std=0.3, key=getkey())
+    aff = eqx.tree_at(lambda c: (c.W1, c.W2), aff, (cell.W1, cell.W2))
+    np.testing.assert_allclose(aff(z, x), out, atol=1e-12)
+    assert aff.norm3.weight.shape == (n,)
+    # repeat-k: k applications of the cell
+    zk = jnp.zeros(n)
+    for _ in range(4):
+        zk = cell(zk, x)
+    np.testing.assert_allclose(repeat(cell, x, 4), zk, atol=1e-12)
+    # the DEQ: its equilibrium satisfies z = f(z, x) to 1e-10 (float64)
+    fn = lambda z, a: a[0](z, a[1])
+    solve = lambda c, x: cx.fixed_point(
+        fn, jnp.zeros(n), (c, x), tol=1e-13, max_steps=500, adjoint=cx.ImplicitAdjoint()
+    )
+    sol = solve(cell, x)
+    assert sol.result == cx.RESULTS.successful
+    np.testing.assert_allclose(sol.value, cell(sol.value, x), atol=1e-10)
+    # implicit gradients of a loss of z* match central finite differences
+    target = jax.random.normal(getkey(), (n,))
+    loss = eqx.filter_jit(lambda c: jnp.sum((solve(c, x).value - target) ** 2))
+    g = eqx.filter_jit(eqx.filter_grad(loss))(cell)
+    d = eqx.tree_at(
+        lambda c: (c.W1, c.W2),
+        jax.tree_util.tree_map(jnp.zeros_like, cell),
+        tuple(jax.random.normal(getkey(), s.shape) for s in (cell.W1, cell.W2)),
+    )
+    directional = float(jnp.vdot(g.W1, d.W1) + jnp.vdot(g.W2, d.W2))
+    np.testing.assert_allclose(directional, _directional_fd(loss, cell, d), rtol=1e-6, atol=1e-9)
+    # errors: shapes and groups
+    with pytest.raises(ValueError, match="size=6"):
+        cell(jnp.zeros(5), jnp.zeros(5))
+    with pytest.raises(ValueError, match="groups"):
+        DenseResidualCell(6, 10, groups=4, key=getkey())

@@ -28,6 +28,7 @@ from .ren import (
     RENExplicit as RENExplicit,
 )
 from .residual import (
+    DenseResidualCell as DenseResidualCell,
     ResidualCell as ResidualCell,
     ResidualNetwork as ResidualNetwork,
     repeat as repeat,

@@ -1,6 +1,7 @@
-"""The residual DEQ cell of Hieu 2022 (thesis) eq. 4.1 (convolutions and GroupNorm), the
-weight-tied repeat-k network built from it, and an image classifier whose core is either the
-equilibrium of the cell (a DEQ) or k applications of it (repeat-k), as in §4.1–4.2."""
+"""The residual DEQ cell of Hieu 2022 (thesis) eq. 4.1 (convolutions and GroupNorm) and its dense
+version, the weight-tied repeat-k network built from either, and an image classifier whose core
+is either the equilibrium of the cell (a DEQ) or k applications of it (repeat-k), as in
+§4.1–4.2."""
 
 from __future__ import annotations
 
@@ -86,9 +87,75 @@ class ResidualCell(eqx.Module):
         return self.norm3(jax.nn.relu(z + self.norm2(x + self.conv2(y))))
 
 
+class DenseResidualCell(eqx.Module):
+    """$f(z, x) = \\operatorname{norm}(\\operatorname{ReLU}(z + \\operatorname{norm}(x + W_2
+    \\operatorname{norm}(\\operatorname{ReLU}(W_1 z)))))$: the residual cell of eq. 4.1 with
+    matrices in place of the convolutions.
+
+    $W_1$ maps `size` to `inner_size`, $W_2$ back (no biases); every norm is an
+    `eqx.nn.GroupNorm` over the vector with `groups` groups (`groups=1`: zero mean and unit
+    variance over all entries, $\\epsilon = 10^{-5}$), with a per-entry scale and shift when
+    `affine=True` (PyTorch's default, initialised to 1 and 0) and none when `affine=False`. The
+    weights are drawn from $\\mathcal N(0, \\text{init\\_std}^2)$ (the thesis's
+    "$\\mathcal N(0, 0.01)$" is std 0.01, against $\\mathcal N(0, 1)$ in §4.1.1). `x` is the
+    input injection (e.g. $Ux$ for a dense input layer $U$), of the same shape as `z`.
+
+    `cell(z, x)` takes one example, `z` and `x` of shape `(size,)`, and returns the new `z`;
+    the DEQ is `cx.fixed_point(lambda z, x: cell(z, x), z0, x)` and repeat-k is
+    `repeat(cell, x, k)`.
+
+    ```python
+    cell = cx.models.DenseResidualCell(32, 32, affine=False, key=key)
+    z = cx.models.repeat(cell, U @ x, 6)                      # repeat-6
+    z_star = cx.fixed_point(lambda z, a: a[0](z, a[1]), jnp.zeros(32), (cell, U @ x)).value
+    ```
+
+    Source: Hieu 2022 (thesis), §4.1, eq. 4.1 (a dense stand-in for its convolutions); Wu & He
+    2018 (GroupNorm).
+    """
+
+    W1: Float[Array, "k n"]
+    W2: Float[Array, "n k"]
+    norm1: eqx.nn.GroupNorm
+    norm2: eqx.nn.GroupNorm
+    norm3: eqx.nn.GroupNorm
+
+    def __init__(
+        self,
+        size: int,
+        inner_size: int,
+        groups: int = 1,
+        init_std: float = 0.01,
+        affine: bool = True,
+        *,
+        key: PRNGKeyArray,
+        dtype=None,
+    ):
+        for c, name in ((size, "size"), (inner_size, "inner_size")):
+            if c % groups:
+                raise ValueError(f"`groups`={groups} must divide `{name}`={c}.")
+        dtype = jnp.result_type(float) if dtype is None else dtype
+        k1, k2 = jax.random.split(key)
+        self.W1 = init_std * jax.random.normal(k1, (inner_size, size), dtype)
+        self.W2 = init_std * jax.random.normal(k2, (size, inner_size), dtype)
+        gn = lambda c: eqx.nn.GroupNorm(groups, c, channelwise_affine=affine, dtype=dtype)
+        self.norm1, self.norm2, self.norm3 = gn(inner_size), gn(size), gn(size)
+
+    def __call__(self, z: Float[Array, " n"], x: Float[Array, " n"]) -> Float[Array, " n"]:
+        n = self.W2.shape[0]
+        if jnp.shape(z) != (n,) or jnp.shape(x) != (n,):
+            raise ValueError(
+                f"DenseResidualCell takes z and x of shape (size={n},); got {jnp.shape(z)} and "
+                f"{jnp.shape(x)} (use jax.vmap(cell) for a batch)."
+            )
+        y = self.norm1(jax.nn.relu(self.W1 @ z))
+        return self.norm3(jax.nn.relu(z + self.norm2(x + self.W2 @ y)))
+
+
 def repeat(cell, x, depth: int, z0=None):
     """The weight-tied, input-injected network: $z^{[k]} = f(z^{[k-1]}, x)$, $z^{[0]} = 0$,
-    applied `depth` times (repeat-k of Hieu 2022, §4.2.1; App. B, Thm B.0.1)."""
+    applied `depth` times (repeat-k of Hieu 2022, §4.2.1; App. B, Thm B.0.1), for a
+    `ResidualCell` or a `DenseResidualCell`."""
     z0 = jnp.zeros_like(x) if z0 is None else z0
     return jax.lax.fori_loop(0, depth, lambda _, z: cell(z, x), z0)
 
