@@ -388,3 +388,28 @@ def check_state_fn(fn, name: str, x, *args):
             f"{name} must return a state of the input state's structure and shapes "
             f"{_shapes(x)}; got {_shapes(out)}."
         )
+
+
+def leak_matrix(C, A, default: float):
+    """The leak matrix C of ẋ = −Cx + … for the n×n matrix `A`, from a scalar (C·I), a length-n
+    vector (its diagonal), an n×n matrix (batched on leading axes) or None (`default`·I);
+    finite values only. Used by `norms.max_lognorm_over_slopes` and `contraction.optimal_rate`."""
+    n = A.shape[-1]
+    eye = jnp.eye(n, dtype=A.dtype)
+    if C is None:
+        return default * eye
+    C = check_finite(as_float_array(C, "C"), "C")
+    if C.ndim == 0:
+        return C * eye
+    if C.ndim == 1:
+        if C.shape[0] != n:
+            raise ValueError(
+                f"a vector C is the diagonal of −C and must have length {n}; got shape {C.shape}."
+            )
+        return C[:, None] * eye
+    if C.shape[-2:] != (n, n):
+        raise ValueError(
+            f"C must be a scalar, a length-{n} vector (diagonal) or an {n}×{n} "
+            f"matrix; got shape {C.shape}."
+        )
+    return C

@@ -28,6 +28,7 @@ from ._checks import (
     check_real,
     check_slope_bounds,
     check_square,
+    leak_matrix,
 )
 
 __all__ = [
@@ -78,18 +79,10 @@ def hopfield_rate(
 
 
 def _diag_C(C, A):
-    n = A.shape[-1]
-    if C is None:
-        return jnp.ones((n,), A.dtype)
-    C = check_finite(as_float_array(C, "C"), "C")
-    if C.ndim == 0:
-        return jnp.full((n,), C, A.dtype)
-    if C.ndim == 1:
-        return C
-    if C.shape[-2:] != (n, n):
-        raise ValueError(f"C must be a scalar, a vector or an {n}×{n} diagonal matrix.")
-    d = jnp.diagonal(C, axis1=-2, axis2=-1)
-    off = C - d[..., :, None] * jnp.eye(n, dtype=C.dtype)
+    """The diagonal of the leak matrix (default I); a non-diagonal C raises at run time."""
+    M = leak_matrix(C, A, 1.0)
+    d = jnp.diagonal(M, axis1=-2, axis2=-1)
+    off = M - d[..., :, None] * jnp.eye(A.shape[-1], dtype=M.dtype)
     return eqx.error_if(d, jnp.any(off != 0), "optimal_rate needs a diagonal C.")
 
 

@@ -34,6 +34,7 @@ from ._checks import (
     check_slope_bounds,
     check_square,
     check_weight,
+    leak_matrix,
     upcast,
 )
 
@@ -254,27 +255,6 @@ def _slope_vertex(A, C, d, side):
     return scaled - _bc(C, scaled.ndim)
 
 
-def _as_C(C, A):
-    if C is None:
-        return jnp.zeros_like(A)
-    C = check_finite(as_float_array(C, "C"), "C")
-    n = A.shape[-1]
-    if C.ndim == 0:
-        return C * _eye_like(A)
-    if C.ndim == 1:
-        if C.shape[0] != n:
-            raise ValueError(
-                f"a vector C is the diagonal of −C and must have length {n}; got shape {C.shape}."
-            )
-        return C[:, None] * _eye_like(A)
-    if C.shape[-2:] != (n, n):
-        raise ValueError(
-            f"C must be a scalar, a length-{n} vector (diagonal) or an {n}×{n} "
-            f"matrix; got shape {C.shape}."
-        )
-    return C
-
-
 def max_lognorm_over_slopes(
     A: Float[ArrayLike, "*batch n n"],
     dmin: float | Float[ArrayLike, ""],
@@ -316,7 +296,7 @@ def max_lognorm_over_slopes(
         raise ValueError(
             f"side must be 'left' (−C + diag(d)A) or 'right' (−C + A diag(d)); got {side!r}."
         )
-    Cm = _as_C(C, A)
+    Cm = leak_matrix(C, A, 0.0)
     dmin, dmax = check_slope_bounds(dmin, dmax, A.dtype)
     n = A.shape[-1]
     if p == 2:
