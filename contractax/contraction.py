@@ -86,6 +86,37 @@ def _diag_C(C, A):
     return eqx.error_if(d, jnp.any(off != 0), "optimal_rate needs a diagonal C.")
 
 
+def _row_product_weight(M, c, dmin, dmax, p):
+    """The Perron weight of the worst matrix of the row-product family {−C + dg(s)B : sᵢ ∈
+    {d_min, d_max}} (B = ⌈A⌉_M for rows, its transpose for the columns of ℓ1), by policy
+    iteration.
+
+    At a weight η the worst choice for row i is d_max where (Bη)ᵢ ≥ 0, else d_min; switching
+    to it gives K′η ≥ α(K)η, so α(K′) ≥ α(K) (Collatz–Wielandt), and at a fixed point every
+    member satisfies K_s η ≤ α η, so α is the largest abscissa of the family — the optimum
+    inf_η max_s μ_η (Blondel & Nesterov 2009; Protasov 2015, product families).
+    """
+    B = M if p == math.inf else jnp.swapaxes(M, -1, -2)
+    n = M.shape[-1]
+    eye = jnp.eye(n, dtype=M.dtype)
+
+    def weight(s):
+        return norms.optimal_weight(s[..., :, None] * B - c[..., :, None] * eye, math.inf)[0]
+
+    def body(state):
+        s, _, k = state
+        eta = weight(s)
+        r = jnp.einsum("...ij,...j->...i", B, eta) / eta
+        new = jnp.where(r > 0, dmax, jnp.where(r < 0, dmin, s))
+        return new, jnp.any(new != s), k + 1
+
+    s0 = jnp.full(M.shape[:-1], dmax, M.dtype)
+    s, _, _ = jax.lax.while_loop(
+        lambda st: st[1] & (st[2] <= n + 1), body, (s0, jnp.array(True), 0)
+    )
+    return weight(s)
+
+
 def optimal_rate(
     A: Float[ArrayLike, "*batch n n"],
     *,
@@ -102,8 +133,11 @@ def optimal_rate(
     $\inf_\eta \max_d \mu_{p,\eta}(J(d)) = \alpha(N)$ (Collatz–Wielandt), attained at N's
     Perron vector:
 
-    - firing rate, ℓ∞ / Hopfield, ℓ1: $N = -C + d_{\max}\lceil A\rceil_{\mathrm M}$
-      (seed 001: $\inf_\eta \operatorname{osLip}_{\infty,\eta} = \max\{\alpha(-C), \alpha(-C + d_{\max}\lceil A\rceil_{\mathrm M})\}$);
+    - firing rate, ℓ∞ / Hopfield, ℓ1: row i (column i) of the worst case is that of
+      $N_s = -C + \mathrm{dg}(s)\lceil A\rceil_{\mathrm M}$ with $s_i \in \{d_{\min}, d_{\max}\}$
+      chosen by the weight itself, so the optimum is $\max_s \alpha(N_s)$ over this row-product
+      family, found by policy iteration (Blondel & Nesterov 2009); for $d_{\min} = 0$ it is
+      seed 001's $\max\{\alpha(-C), \alpha(-C + d_{\max}\lceil A\rceil_{\mathrm M})\}$;
     - firing rate, ℓ1 / Hopfield, ℓ∞: N has diagonal $-c_i + \max(d_{\min}a_{ii}, d_{\max}a_{ii})$
       and off-diagonal $d_{\max}|a_{ij}|$.
 
@@ -127,9 +161,11 @@ def optimal_rate(
     off = jnp.abs(A) * (1 - eye)
     diag = jnp.diagonal(A, axis1=-2, axis2=-1)
     simple = (model == "firing_rate") == (p == math.inf)
-    dd = dmax * diag if simple else jnp.maximum(dmin * diag, dmax * diag)
-    N = dmax * off + (dd - c)[..., :, None] * eye
-    eta, _ = norms.optimal_weight(N, p)
+    if simple:
+        eta = _row_product_weight(diag[..., :, None] * eye + off, c, dmin, dmax, p)
+    else:
+        dd = jnp.maximum(dmin * diag, dmax * diag)
+        eta, _ = norms.optimal_weight(dmax * off + (dd - c)[..., :, None] * eye, p)
     side = "left" if model == "firing_rate" else "right"
     rate = -norms.max_lognorm_over_slopes(A, dmin, dmax, p, eta, side=side, C=c)
     return eta, rate

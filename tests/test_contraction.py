@@ -1,5 +1,6 @@
 """Contraction rates, step sizes and interconnections against brute force and simulation."""
 
+import itertools
 import math
 
 import equinox as eqx
@@ -71,6 +72,35 @@ def test_optimal_rate_is_optimal(model, p, getkey):
     for _ in range(20):  # and random weights
         w = jnp.exp(rand(getkey(), (n,)))
         assert rate >= fn(A, C=C, dmin=0.1, dmax=1.0, p=p, weight=w) - 1e-9
+
+
+@pytest.mark.parametrize("model", ["firing_rate", "hopfield"])
+@pytest.mark.parametrize("p", [1, INF])
+def test_optimal_rate_equals_the_worst_member_of_the_row_product_family(model, p, getkey):
+    """With d_min > 0 and strongly negative self-loops the worst slope of a row depends on the
+    weight: the optimum is −max_s α(−C + dg(s)⌈A⌉_M) over all 2ⁿ choices sᵢ ∈ {d_min, d_max}
+    (rows for firing-rate ℓ∞, columns for Hopfield ℓ1; brute force). The other two cases have
+    one worst-case matrix and are covered above."""
+    n, dmin, dmax = 6, 0.3, 1.0
+    fn = contraction.firing_rate_rate if model == "firing_rate" else contraction.hopfield_rate
+    simple = (model == "firing_rate") == (p == INF)
+    for _ in range(8):
+        A = jax.random.normal(getkey(), (n, n))
+        A = A - jnp.diag(jnp.diagonal(A) + 2.0 + 2.0 * jnp.abs(jnp.diagonal(A)))  # aᵢᵢ ≤ −2
+        C = jnp.exp(0.5 * jax.random.normal(getkey(), (n,)))
+        eta, rate = contraction.optimal_rate(A, C=C, dmin=dmin, dmax=dmax, p=p, model=model)
+        np.testing.assert_allclose(
+            fn(A, C=C, dmin=dmin, dmax=dmax, p=p, weight=eta), rate, rtol=1e-9
+        )
+        if not simple:
+            continue
+        M = jnp.abs(A) * (1 - jnp.eye(n)) + jnp.diag(jnp.diagonal(A))
+        choices = jnp.asarray(list(itertools.product([dmin, dmax], repeat=n)))
+        member = lambda s: (
+            (s[:, None] * M if model == "firing_rate" else M * s[None, :]) - jnp.diag(C)
+        )
+        worst = jnp.max(jax.vmap(lambda s: jnp.max(jnp.linalg.eigvals(member(s)).real))(choices))
+        np.testing.assert_allclose(rate, -worst, rtol=1e-8, atol=1e-10)
 
 
 @pytest.mark.parametrize("p", [2, INF])
