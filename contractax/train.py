@@ -2,8 +2,10 @@
 attacks, and certified radii from an input–output Lipschitz bound.
 
 A model is any callable equinox module mapping one input `u` of shape `(d,)` to logits of
-shape `(k,)`; batches are handled with `jax.vmap`. A loss is `loss_fn(model, x, y)` on a
-minibatch, returning a scalar.
+shape `(k,)`; batches are handled with `jax.vmap`. A loss is `loss_fn(model, batch)` with
+`batch = (x, y)` a minibatch, returning a scalar: the `(params, args)` convention of `gd`,
+`landscape` and `rnn`, so one loss serves training, gradient-descent dynamics and loss
+surfaces (e.g. `landscape.surface(cross_entropy, model, d1, d2, args=(x, y))`).
 """
 
 from __future__ import annotations
@@ -25,15 +27,26 @@ from .data import batches
 from .solvers import RESULTS
 
 
-def cross_entropy(model: Callable, x: Float[ArrayLike, "N d"], y: Int[ArrayLike, " N"]) -> Array:
+def cross_entropy(
+    model: Callable, batch: tuple[Float[ArrayLike, "N d"], Int[ArrayLike, " N"]]
+) -> Array:
     """Mean softmax cross-entropy of `model` (vmapped over the batch) on integer labels.
 
     $$\\mathcal L = \\frac1N\\sum_i -\\log \\operatorname{softmax}(f(x_i))_{y_i}$$
 
-    **Arguments:** `model` (one input → logits), `x` of shape `(N, d)`, `y` of shape `(N,)`.
+    **Arguments:** `model` (one input → logits) and `batch = (x, y)`, `x` of shape `(N, d)`,
+    `y` of shape `(N,)` — the `loss(params, args)` convention of the library.
 
     **Returns:** a scalar.
+
+    **Example:** `cross_entropy(model, (x, y))`; `train(model, x, y, loss_fn=cross_entropy)`.
     """
+    if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
+        raise ValueError(
+            "`cross_entropy(model, batch)` takes the batch as one pair `(x, y)` (the library's "
+            f"`loss(params, args)` convention); got {type(batch).__name__}."
+        )
+    x, y = batch
     logits = jax.vmap(model)(x)
     return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
 
@@ -106,7 +119,7 @@ def train(
     """Train an equinox model with optax on minibatches; one compiled step for every batch.
 
     Each epoch draws a fresh permutation from `key` (the last incomplete batch is dropped)
-    and applies `optimizer` to the gradient of `loss_fn(model, x_batch, y_batch)` with
+    and applies `optimizer` to the gradient of `loss_fn(model, (x_batch, y_batch))` with
     respect to the model's inexact-array leaves (`eqx.filter_value_and_grad`). Fields marked
     static (hyperparameters, activations) are not trained. A step whose loss or gradient is
     not finite (e.g. an equilibrium model with `throw=False` whose solve failed on an example
@@ -119,7 +132,8 @@ def train(
     - `model`: an `eqx.Module`.
     - `x`, `y`: training inputs `(N, d)` and labels `(N,)` (NumPy or JAX arrays).
     - `optimizer`: any `optax.GradientTransformation`, e.g. `optax.adam(1e-3)`.
-    - `loss_fn`: `loss_fn(model, xb, yb) -> scalar`; defaults to `cross_entropy`. A
+    - `loss_fn`: `loss_fn(model, (xb, yb)) -> scalar` (the `(params, args)` convention of
+      `gd` and `landscape`); defaults to `cross_entropy`. A
       regulariser such as `λ · model.lipschitz_bound()` is simply added inside it.
     - `epochs`, `batch_size`, `key`: schedule and randomness.
     - `eval_fn`: optional `eval_fn(model) -> Any`, called after each epoch (kept in history).
@@ -185,7 +199,7 @@ def train(
 @eqx.filter_jit
 def _train_step(params, static, opt_state, xb, yb, optimizer, loss_fn, track):
     def f(p):
-        return loss_fn(eqx.combine(p, static), xb, yb)
+        return loss_fn(eqx.combine(p, static), (xb, yb))
 
     loss, grads = jax.value_and_grad(f)(params)
     finite = jnp.isfinite(loss) & jnp.all(

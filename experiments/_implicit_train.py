@@ -40,8 +40,8 @@ def pair_ratio(y, u, ord=np.inf):
 def _train_inn(data, lam, gamma, epochs, key, mu_log):
     net = cx.models.ImplicitNetwork(64, 100, 10, gamma=gamma, key=key, dtype=jnp.float32, tol=1e-4)
 
-    def loss(m, x, y):
-        return cx.train.cross_entropy(m, x, y) + lam * m.lipschitz_bound()
+    def loss(m, batch):
+        return cx.train.cross_entropy(m, batch) + lam * m.lipschitz_bound()
 
     def on_epoch(m):
         mu_log.append(mu64(m.T, m.d, gamma)[0])

@@ -57,8 +57,8 @@ def train_model(kind, data, cfg, key, gamma=None, lam=0.0):
             64, cfg["width"], 10, gamma=0.5, key=key, dtype=dt, tol=1e-4
         )
 
-        def loss(m, x, y):
-            return cx.train.cross_entropy(m, x, y) + lam * m.lipschitz_bound()
+        def loss(m, batch):
+            return cx.train.cross_entropy(m, batch) + lam * m.lipschitz_bound()
     else:
         net = cx.models.MonotoneDEQ(64, cfg["width"], 10, m=0.5, scale=0.3, key=key, dtype=dt,
                                     tol=1e-4, max_steps=300)  # fmt: skip

@@ -263,7 +263,7 @@ def _check_model_gradient(model, lam, forward):
 
     def loss(p):
         m = eqx.combine(p, static)
-        return cx.train.cross_entropy(m, us, ys) + lam * m.lipschitz_bound()
+        return cx.train.cross_entropy(m, (us, ys)) + lam * m.lipschitz_bound()
 
     _fd_check(loss, params, _direction(params, 5), forward=forward)
 

@@ -30,14 +30,38 @@ def _blobs(n=60):
     return x, y
 
 
-def test_cross_entropy_matches_manual():
+def test_cross_entropy_matches_manual(no_typecheck):
     m = _Linear(jnp.array([[1.0, -2.0], [0.5, 0.0], [0.0, 1.0]]), jnp.array([0.1, 0.0, -0.2]))
     x = jnp.array([[0.3, 0.4], [1.0, -1.0]])
     y = jnp.array([2, 0])
     z = x @ m.W.T + m.c[None, :]
     manual = -jnp.mean(jnp.log(jax.nn.softmax(z)[jnp.arange(2), y]))
-    assert float(cx.train.cross_entropy(m, x, y)) == pytest.approx(float(manual), rel=1e-12)
-    assert float(jax.jit(cx.train.cross_entropy)(m, x, y)) == pytest.approx(float(manual))
+    assert float(cx.train.cross_entropy(m, (x, y))) == pytest.approx(float(manual), rel=1e-12)
+    assert float(jax.jit(cx.train.cross_entropy)(m, (x, y))) == pytest.approx(float(manual))
+    with pytest.raises(ValueError, match="one pair"):
+        cx.train.cross_entropy(m, x)
+
+
+def test_one_loss_serves_train_gd_and_landscape():
+    """The `(params, args)` convention: the same loss in `train`, `gd.run` and `landscape`."""
+    m = _Linear(jnp.array([[1.0, -2.0], [0.5, 0.0], [0.0, 1.0]]), jnp.array([0.1, 0.0, -0.2]))
+    x = jax.random.normal(jax.random.PRNGKey(0), (12, 2))
+    y = jnp.arange(12) % 3
+    loss = cx.train.cross_entropy
+    ref = float(loss(m, (x, y)))
+    vals = cx.landscape.line(loss, m, m, jnp.array([0.0, 1.0]), args=(x, y))
+    np.testing.assert_allclose(vals, ref, rtol=1e-12)
+    surf = cx.landscape.surface(loss, m, m, m, jnp.zeros(1), jnp.zeros(1), args=(x, y))
+    np.testing.assert_allclose(surf, [[ref]], rtol=1e-12)
+    traj = cx.gd.run(loss, m, 0.1, 3, args=(x, y))
+    trained, _ = cx.train.train(
+        m, x, y, optimizer=optax.sgd(0.1), loss_fn=loss, epochs=3, batch_size=12,
+        key=jax.random.PRNGKey(1),
+    )  # fmt: skip
+    np.testing.assert_allclose(
+        jax.tree_util.tree_leaves(trained)[0],
+        jax.tree_util.tree_leaves(traj.final)[0], rtol=1e-10,
+    )  # fmt: skip
 
 
 def test_train_loop_fits_and_records_history():
