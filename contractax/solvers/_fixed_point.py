@@ -24,6 +24,17 @@ def named(obj) -> str:
     return f"{obj!r} from {module!r}" if module != "contractax" else repr(obj)
 
 
+def check_adjoint(adjoint) -> AbstractAdjoint:
+    """`ImplicitAdjoint()` for None; a contractax adjoint, or a ValueError naming its library."""
+    adjoint = ImplicitAdjoint() if adjoint is None else adjoint
+    if not isinstance(adjoint, AbstractAdjoint):
+        raise ValueError(
+            f"`adjoint` must be a contractax adjoint such as cx.ImplicitAdjoint(), got "
+            f"{named(adjoint)}."
+        )
+    return adjoint
+
+
 _RHO = "`contraction` (a contraction factor ρ)"
 
 
@@ -121,12 +132,7 @@ def fixed_point(
         raise ValueError(
             f"`solver` must be a contractax solver such as cx.Anderson(), got {named(solver)}."
         )
-    adjoint = ImplicitAdjoint() if adjoint is None else adjoint
-    if not isinstance(adjoint, AbstractAdjoint):
-        raise ValueError(
-            f"`adjoint` must be a contractax adjoint such as cx.ImplicitAdjoint(), got "
-            f"{named(adjoint)}."
-        )
+    adjoint = check_adjoint(adjoint)
     max_steps = check_count(max_steps, "`max_steps`", minimum=0)
     if not isinstance(throw, (bool, np.bool_)):
         raise ValueError(f"`throw` must be True or False, got {throw!r}.")

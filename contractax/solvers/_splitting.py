@@ -16,8 +16,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._checks import check_count, positive
-from ._adjoints import AbstractAdjoint, ImplicitAdjoint
 from ._fixed_point import (
+    check_adjoint,
     check_contraction,
     check_tol,
     guard_contraction,
@@ -207,12 +207,7 @@ def monotone_solve(
             f"`solver` must be ForwardBackward(alpha) or PeacemanRachford(alpha), got "
             f"{named(solver)}."
         )
-    adjoint = ImplicitAdjoint() if adjoint is None else adjoint
-    if not isinstance(adjoint, AbstractAdjoint):
-        raise ValueError(
-            f"`adjoint` must be a contractax adjoint such as cx.ImplicitAdjoint(), got "
-            f"{named(adjoint)}."
-        )
+    adjoint = check_adjoint(adjoint)
     W, u = jnp.asarray(W), jnp.asarray(u)
     if W.ndim != 2 or W.shape[0] != W.shape[1] or u.shape != W.shape[:1]:
         raise ValueError(
