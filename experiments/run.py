@@ -29,6 +29,8 @@ ORDER = [
     "step_size",
     "rnn_memory",
     "deq_ntk",
+    "ren_sysid",
+    "lbdn_robustness",
 ]
 
 
@@ -36,7 +38,7 @@ def available() -> list[str]:
     names = [
         m.name
         for m in pkgutil.iter_modules(experiments.__path__)
-        if not m.name.startswith("_") and m.name not in ("run", "benchmarks")
+        if not m.name.startswith("_") and m.name not in ("run", "benchmarks", "coverage")
     ]
     return sorted(names, key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n))
 
