@@ -1,15 +1,22 @@
 """Private helpers of `contractax.ntk`: output-axis bookkeeping (trace / diagonal / zipped),
 per-example Jacobians and their contraction, NTK-vector-product blocks, and the check that the
-network's output depends on its parameters at all."""
+network's output depends on its parameters at all; the argument checks of `ntk`'s entry
+points."""
 
 from __future__ import annotations
 
 import math
 import string
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jax.extend import core as jex_core
+
+from ._batching import leading_size
+from ._checks import check_finite
+
+JAC_BYTES = 2**28  # "auto" uses the Jacobian contraction while a Jacobian chunk fits in this
 
 
 def normalise_axes(axes, ndim: int, name: str) -> tuple[int, ...]:
@@ -142,3 +149,68 @@ def output_depends_on_params(f, dyn, x0) -> bool:
     n = len(jax.tree_util.tree_leaves(dyn))
     dep = _depends(jaxpr, jaxpr.invars[:n])
     return any(isinstance(v, jex_core.Var) and v in dep for v in jaxpr.outvars)
+
+
+def split_params(params, finite: bool = False):
+    dyn, static = eqx.partition(params, eqx.is_inexact_array)
+    if not jax.tree_util.tree_leaves(dyn):
+        raise ValueError("`params` has no floating-point array leaves to differentiate.")
+    if finite:  # a NaN/inf parameter gives an all-NaN kernel: say so instead
+        dyn = jax.tree_util.tree_map(lambda a: check_finite(a, "`params`"), dyn)
+    return dyn, static
+
+
+def check_same_examples(x1, x2, name="x2", ref="x1"):
+    """Per-example structure and shapes of x2 must be those of x1 (apply_fn runs on both)."""
+    s1 = jax.tree_util.tree_map(lambda a: jnp.shape(a)[1:], x1)
+    s2 = jax.tree_util.tree_map(lambda a: jnp.shape(a)[1:], x2)
+    if jax.tree_util.tree_structure(x1) != jax.tree_util.tree_structure(x2) or s1 != s2:
+        raise ValueError(
+            f"the examples of `{name}` must have the structure and shapes of those of `{ref}` "
+            f"(`apply_fn` runs on both): {ref} examples {s1}, {name} examples {s2}."
+        )
+
+
+def size(x, name: str) -> int:
+    try:
+        n = leading_size(x)
+    except ValueError as e:
+        raise ValueError(f"`{name}`: {e}") from None
+    if n == 0:
+        raise ValueError(f"`{name}` is an empty batch (leading axis of size 0); give ≥ 1 example.")
+    return n
+
+
+def first(x):
+    return jax.tree_util.tree_map(lambda a: a[0], x)
+
+
+def check_uses_params(f, dyn, x, name="apply_fn"):
+    if not output_depends_on_params(f, dyn, first(x)):
+        raise ValueError(
+            f"The output of `{name}(params, x)` does not depend on any floating-point leaf of "
+            "`params`, so its NTK is identically zero. Use the `params` argument inside "
+            "`apply_fn`: e.g. `lambda p, x: p(x)` for an equinox module, not `lambda p, x: "
+            "model(x)`, which closes over the model."
+        )
+
+
+def leaf_fns(apply_fn, static, dyn, one):
+    """The output's leaves as separate array-valued functions, and its structure."""
+    f = lambda p, x: apply_fn(eqx.combine(p, static), x)
+    out = jax.eval_shape(f, dyn, one)
+    leaves, tree = jax.tree_util.tree_flatten(out)
+    fns = [
+        lambda p, x, i=i: jnp.asarray(jax.tree_util.tree_leaves(f(p, x))[i])
+        for i in range(len(leaves))
+    ]
+    return f, fns, [tuple(o.shape) for o in leaves], tree
+
+
+def auto_method(method, dyn, shape, c1, c2):
+    if method != "auto":
+        return method
+    num_params = sum(a.size for a in jax.tree_util.tree_leaves(dyn))
+    itemsize = jnp.dtype(jax.tree_util.tree_leaves(dyn)[0].dtype).itemsize
+    jac_bytes = max(c1, c2) * math.prod(shape) * num_params * itemsize
+    return "jacobian" if jac_bytes <= JAC_BYTES else "ntk_vp"

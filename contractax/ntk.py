@@ -25,85 +25,19 @@ from jaxtyping import Array, Float, PRNGKeyArray, PyTree
 
 from . import _chunking, _ntk as _k
 from ._batching import check_same_on_processes
-from ._checks import check_count, check_finite, check_square
+from ._checks import check_count, check_square
 from ._lanczos import lanczos_eigenvalues
 
 __all__ = ["empirical_ntk", "ntk_vp", "min_eigenvalue", "min_eigenvalue_lanczos", "linearize"]
 
 _METHODS = ("auto", "jacobian", "ntk_vp")
 _TRACE = ("mean", "sum")
-_JAC_BYTES = 2**28  # "auto" uses the Jacobian contraction while a Jacobian chunk fits in this
-
-
-def _split_params(params, finite: bool = False):
-    dyn, static = eqx.partition(params, eqx.is_inexact_array)
-    if not jax.tree_util.tree_leaves(dyn):
-        raise ValueError("`params` has no floating-point array leaves to differentiate.")
-    if finite:  # a NaN/inf parameter gives an all-NaN kernel: say so instead
-        dyn = jax.tree_util.tree_map(lambda a: check_finite(a, "`params`"), dyn)
-    return dyn, static
-
-
-def _check_same_examples(x1, x2, name="x2", ref="x1"):
-    """Per-example structure and shapes of x2 must be those of x1 (apply_fn runs on both)."""
-    s1 = jax.tree_util.tree_map(lambda a: jnp.shape(a)[1:], x1)
-    s2 = jax.tree_util.tree_map(lambda a: jnp.shape(a)[1:], x2)
-    if jax.tree_util.tree_structure(x1) != jax.tree_util.tree_structure(x2) or s1 != s2:
-        raise ValueError(
-            f"the examples of `{name}` must have the structure and shapes of those of `{ref}` "
-            f"(`apply_fn` runs on both): {ref} examples {s1}, {name} examples {s2}."
-        )
-
-
-def _size(x, name: str) -> int:
-    try:
-        n = _chunking.leading_size(x)
-    except ValueError as e:
-        raise ValueError(f"`{name}`: {e}") from None
-    if n == 0:
-        raise ValueError(f"`{name}` is an empty batch (leading axis of size 0); give ≥ 1 example.")
-    return n
-
-
-def _first(x):
-    return jax.tree_util.tree_map(lambda a: a[0], x)
-
-
-def _check_uses_params(f, dyn, x, name="apply_fn"):
-    if not _k.output_depends_on_params(f, dyn, _first(x)):
-        raise ValueError(
-            f"The output of `{name}(params, x)` does not depend on any floating-point leaf of "
-            "`params`, so its NTK is identically zero. Use the `params` argument inside "
-            "`apply_fn`: e.g. `lambda p, x: p(x)` for an equinox module, not `lambda p, x: "
-            "model(x)`, which closes over the model."
-        )
-
-
-def _leaf_fns(apply_fn, static, dyn, one):
-    """The output's leaves as separate array-valued functions, and its structure."""
-    f = lambda p, x: apply_fn(eqx.combine(p, static), x)
-    out = jax.eval_shape(f, dyn, one)
-    leaves, tree = jax.tree_util.tree_flatten(out)
-    fns = [
-        lambda p, x, i=i: jnp.asarray(jax.tree_util.tree_leaves(f(p, x))[i])
-        for i in range(len(leaves))
-    ]
-    return f, fns, [tuple(o.shape) for o in leaves], tree
-
-
-def _auto_method(method, dyn, shape, c1, c2):
-    if method != "auto":
-        return method
-    num_params = sum(a.size for a in jax.tree_util.tree_leaves(dyn))
-    itemsize = jnp.dtype(jax.tree_util.tree_leaves(dyn)[0].dtype).itemsize
-    jac_bytes = max(c1, c2) * math.prod(shape) * num_params * itemsize
-    return "jacobian" if jac_bytes <= _JAC_BYTES else "ntk_vp"
 
 
 def _kernel_leaf(f, dyn, x1, x2, same, ax, method, chunk_size, n1, n2):
     c1 = _chunking.round_chunk(chunk_size, n1)
     c2 = _chunking.round_chunk(chunk_size, n2)
-    method = _auto_method(method, dyn, ax.shape, c1, c2)
+    method = _k.auto_method(method, dyn, ax.shape, c1, c2)
     if method == "jacobian":
         if chunk_size is None:
             j1 = _k.jacobian(f, dyn, _chunking.shard_axis(x1, 0))
@@ -128,7 +62,7 @@ def _kernel_leaf(f, dyn, x1, x2, same, ax, method, chunk_size, n1, n2):
 
 
 def _diagonal_leaf(f, dyn, x1, x2, ax, method, chunk_size, n1):
-    method = _auto_method(method, dyn, ax.shape, _chunking.round_chunk(chunk_size, n1), 1)
+    method = _k.auto_method(method, dyn, ax.shape, _chunking.round_chunk(chunk_size, n1), 1)
     if method == "jacobian":
 
         def one(ab):
@@ -156,19 +90,19 @@ def _empirical_ntk(
     batch_diagonal,
     trace_mean,
 ):
-    dyn, static = _split_params(params, finite=True)
+    dyn, static = _k.split_params(params, finite=True)
     same = x2 is None
     x2 = x1 if same else x2
-    n1, n2 = _size(x1, "x1"), _size(x2, "x2")
+    n1, n2 = _k.size(x1, "x1"), _k.size(x2, "x2")
     if not same:
-        _check_same_examples(x1, x2)
+        _k.check_same_examples(x1, x2)
     if batch_diagonal and n1 != n2:
         raise ValueError(
             f"`batch_diagonal=True` pairs x1[i] with x2[i]: both need the same number of "
             f"examples; got {n1} and {n2}."
         )
-    f, fns, shapes, tree = _leaf_fns(apply_fn, static, dyn, _first(x1))
-    _check_uses_params(f, dyn, x1)
+    f, fns, shapes, tree = _k.leaf_fns(apply_fn, static, dyn, _k.first(x1))
+    _k.check_uses_params(f, dyn, x1)
     out = []
     for fi, shape in zip(fns, shapes):
         ax = _k.Axes(shape, trace_axes, diagonal_axes, trace_mean)
@@ -267,13 +201,13 @@ def empirical_ntk(
 
 @eqx.filter_jit
 def _ntk_vp(apply_fn, params, x, v, x2):
-    dyn, static = _split_params(params, finite=True)
-    _size(x, "x")
+    dyn, static = _k.split_params(params, finite=True)
+    _k.size(x, "x")
     if x2 is not None:
-        _size(x2, "x2")
-        _check_same_examples(x, x2, "x2", "x")
+        _k.size(x2, "x2")
+        _k.check_same_examples(x, x2, "x2", "x")
     f = lambda p, xi: apply_fn(eqx.combine(p, static), xi)
-    _check_uses_params(f, dyn, x)
+    _k.check_uses_params(f, dyn, x)
     batched = lambda p, xs: jax.vmap(lambda xi: f(p, xi))(xs)
     out2, vjp_fn = jax.vjp(lambda p: batched(p, x if x2 is None else x2), dyn)
     want = jax.tree_util.tree_map(jnp.shape, out2)
@@ -390,9 +324,9 @@ def min_eigenvalue_lanczos(
 
 @eqx.filter_jit
 def _lanczos(apply_fn, params, x, key, num_iters):
-    dyn, static = _split_params(params)
-    n = _size(x, "x")
-    out = jax.eval_shape(lambda p: apply_fn(eqx.combine(p, static), _first(x)), dyn)
+    dyn, static = _k.split_params(params)
+    n = _k.size(x, "x")
+    out = jax.eval_shape(lambda p: apply_fn(eqx.combine(p, static), _k.first(x)), dyn)
     if not isinstance(out, jax.ShapeDtypeStruct):
         raise ValueError("min_eigenvalue_lanczos needs `apply_fn` with one array output.")
     shape = (n,) + tuple(out.shape)
@@ -454,5 +388,5 @@ def linearize(apply_fn: Callable, params: PyTree) -> Callable:
     """
     if not callable(apply_fn):
         raise ValueError(f"`apply_fn` must be callable, got {type(apply_fn).__name__}.")
-    dyn0, static = _split_params(params)
+    dyn0, static = _k.split_params(params)
     return _Linearized(apply_fn, dyn0, static)
