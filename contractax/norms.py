@@ -228,8 +228,8 @@ def dual(p, weight=None):
     With these, $\mu_{p^*,w^*}(A^\top) = \mu_{p,w}(A)$ (seed 000, proof of Prop. 1), which is why
     the adjoint of a contracting system contracts in the dual norm.
 
-    **Arguments:** `p` ∈ {1, 2, ∞}; `weight` `None`, one positive vector η (p ∈ {1, ∞}) or one
-    SPD matrix P (p = 2), without batch axes (checked as in `lognorm`).
+    **Arguments:** `p` ∈ {1, 2, ∞}; `weight` `None`, a positive vector η (p ∈ {1, ∞}) or an
+    SPD matrix P (p = 2), or a batch of them on leading axes (checked as in `lognorm`).
 
     **Returns:** `(p_dual, weight_dual)`.
     """
@@ -237,7 +237,7 @@ def dual(p, weight=None):
     if weight is not None:
         w = as_float_array(weight, "weight")
         n = w.shape[-1] if w.ndim else 0
-        weight = check_weight(w, p, n, batch_ndim=0)
+        weight = check_weight(w, p, n)
     if p == 2:
         if weight is None:
             return 2.0, None

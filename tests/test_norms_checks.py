@@ -92,3 +92,20 @@ def test_half_precision_is_computed_in_float32_and_returned_in_its_dtype(dtype):
         assert np.isfinite(float(mu)) and np.isfinite(float(nrm))
     for p in (1, 2):
         np.testing.assert_allclose(float(cx.norms.lognorm(A.astype(dtype), p)), ref[p], rtol=1e-2)
+
+
+def test_dual_of_a_batch_of_weights():
+    """μ_{p*,w*}(Aᵀ) = μ_{p,w}(A) with a batch of weights (as flynn_timescale uses it)."""
+    A = jax.random.normal(jax.random.PRNGKey(0), (6, 6))
+    etas = jnp.exp(jax.random.normal(jax.random.PRNGKey(1), (5, 6)))
+    q, wd = cx.norms.dual(jnp.inf, etas)
+    assert q == 1.0 and wd.shape == (5, 6)
+    np.testing.assert_allclose(
+        cx.norms.lognorm(jnp.broadcast_to(A.T, (5, 6, 6)), q, wd),
+        cx.norms.lognorm(jnp.broadcast_to(A, (5, 6, 6)), jnp.inf, etas),
+        rtol=1e-12,
+    )
+    B = jax.random.normal(jax.random.PRNGKey(2), (3, 6, 6))
+    Ps = B @ jnp.swapaxes(B, -1, -2) + jnp.eye(6)[None]
+    _, Pinv = cx.norms.dual(2, Ps)
+    np.testing.assert_allclose(Pinv @ Ps, jnp.broadcast_to(jnp.eye(6), (3, 6, 6)), atol=1e-10)
