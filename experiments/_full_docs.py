@@ -1,0 +1,71 @@
+"""Publish finished full-mode runs: `python -m experiments._full_docs RUN_DIR ... [--docs docs]`.
+
+Each RUN_DIR is the `--out` folder of `python -m experiments.run NAME --full` (long full runs
+are run one experiment at a time, so that a session that stops keeps what finished). Copies
+each run's REPORT.md, claims.json and figures to `docs/reproductions/full/<name>/` and writes
+`docs/reproducing-full.md`: one claims table over all the runs, with each experiment's section
+of its REPORT.md (figure links rewritten), beside the quick-mode page `docs/reproducing.md`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+from experiments._report import _claims_table, summary
+
+
+def _sections(report: str, name: str) -> str:
+    """The experiment sections of a REPORT.md (after the claims table), links made relative."""
+    start = report.find("\n## ")
+    body = report[start:] if start >= 0 else ""
+    return body.replace(f"]({name}/", f"](reproductions/full/{name}/")
+
+
+def publish(runs: list[Path], docs: Path) -> str:
+    claims, bodies, names = [], [], []
+    for run in runs:
+        rows = json.loads((run / "claims.json").read_text())
+        if not rows:
+            continue
+        name = rows[0]["experiment"]
+        names.append(name)
+        claims += rows
+        dest = docs / "reproductions" / "full" / name
+        dest.mkdir(parents=True, exist_ok=True)
+        shutil.copy(run / "claims.json", dest / "claims.json")
+        report = (run / "REPORT.md").read_text().replace(f"]({name}/", "](")
+        (dest / "REPORT.md").write_text(report)  # figure links relative to its new folder
+        for png in sorted((run / name).glob("*.png")):
+            shutil.copy(png, dest / png.name)
+        bodies.append(_sections((run / "REPORT.md").read_text(), name))
+    lines = [
+        "# Reproducing the papers: full mode",
+        "",
+        "The papers' sizes, `python -m experiments.run NAME --full` one experiment at a time on a "
+        f"2-core CPU (no GPU), for {', '.join(names)} ({summary(claims)}). Experiments not listed "
+        "here were not run in full mode; their quick-mode rows are on "
+        "[Reproducing the papers](reproducing.md). Each run's REPORT.md and claims.json are in "
+        "`docs/reproductions/full/<experiment>/`.",
+        "",
+        *_claims_table(claims),
+        "",
+        *bodies,
+    ]
+    (docs / "reproducing-full.md").write_text("\n".join(lines) + "\n")
+    return summary(claims)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("runs", nargs="+", type=Path)
+    p.add_argument("--docs", type=Path, default=Path("docs"))
+    a = p.parse_args(argv)
+    print(publish(a.runs, a.docs))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
