@@ -1,5 +1,7 @@
 """The report writer shows each figure's caption; the experiment cache stores any result."""
 
+import json
+
 import jax.numpy as jnp
 import numpy as np
 
@@ -37,3 +39,20 @@ def test_cache_stores_dicts_with_mixed_keys(tmp_path):
     assert first is value
     np.testing.assert_array_equal(again[0.5][1][1], np.ones(1))
     assert isinstance(again["a"], np.ndarray)
+
+
+def test_full_mode_runs_are_published_beside_the_quick_page(tmp_path):
+    from experiments._full_docs import publish
+
+    run = tmp_path / "run"
+    (run / "demo").mkdir(parents=True)
+    (run / "demo" / "curve.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    claims = [Claim("000 §3", "s", "e", "m", False, items=("000-6",)).to_dict()]
+    (run / "claims.json").write_text(json.dumps([{"experiment": "demo"} | claims[0]]))
+    (run / "REPORT.md").write_text("# r\n\n| t |\n\n## demo: T\n\n![c](demo/curve.png)\n")
+    docs = tmp_path / "docs"
+    assert publish([run], docs) == "0 of 1 claims pass, 1 fail"
+    page = (docs / "reproducing-full.md").read_text()
+    assert "](reproductions/full/demo/curve.png)" in page and "**FAIL**" in page
+    assert "](curve.png)" in (docs / "reproductions" / "full" / "demo" / "REPORT.md").read_text()
+    assert (docs / "reproductions" / "full" / "demo" / "curve.png").exists()
