@@ -376,8 +376,11 @@ def optimal_weight(M: Float[ArrayLike, "*batch n n"], p=math.inf):
     For irreducible Metzler M the infimum is attained: at the right Perron vector η (Mη = αη) for
     ℓ∞, at the left one ξ (ξᵀM = αξᵀ) for ℓ1, and at $P = \mathrm{dg}(\xi/\eta)$ for ℓ2.
     **Reducible fallback:** the Perron vector may have zero entries and the infimum is then not
-    attained; we use the Perron vector of the irreducible perturbation $M + \varepsilon(𝟙𝟙^\top - I)$
-    with ε = √eps·(1 + max|M|), so `value` is within O(nε) of α(M).
+    attained; we use the Perron vector of an irreducible perturbation $M + \varepsilon(𝟙𝟙^\top - I)$,
+    trying ε = 10⁻¹ … 10⁻²⁹ · (1 + max|M|) (to 10⁻¹⁷ below float64) and keeping the weight whose
+    *attained* μ(M) is smallest: for a nilpotent part α(M + εJ) − α(M) is of order
+    (ε‖M‖ⁿ⁻¹)^{1/n}, so one fixed ε is far off for large ‖M‖ (a feed-forward network with large
+    weights). `value` is then near, not at, the infimum.
 
     **Arguments:** `M` Metzler (off-diagonal ≥ 0; pass `metzler_majorant(A)` for a general A);
     `p` ∈ {1, 2, ∞}.
@@ -398,21 +401,34 @@ def optimal_weight(M: Float[ArrayLike, "*batch n n"], p=math.inf):
         "optimal_weight needs a Metzler matrix M (off-diagonal entries ≥ 0); pass "
         "metzler_majorant(A) for a general A.",
     )
-    eps = jnp.sqrt(jnp.finfo(M.dtype).eps) * (1.0 + jnp.max(jnp.abs(M), axis=(-2, -1)))
-    Mp = M + eps[..., None, None] * (1.0 - eye)
+    scale = 1.0 + jnp.max(jnp.abs(M), axis=(-2, -1))
     tiny = jnp.finfo(M.dtype).eps ** 0.75
 
-    def vec(left):
-        v = _perron(M, left)
-        vp = _perron(Mp, left)
-        ok = jnp.all(v > tiny, axis=-1, keepdims=True)
-        return jnp.where(ok, v, vp)
+    def weight(A):
+        if p == math.inf:
+            return _perron(A, False)
+        if p == 1:
+            return _perron(A, True)
+        return (_perron(A, True) / _perron(A, False))[..., :, None] * eye
 
-    if p == math.inf:
-        w = vec(False)
-    elif p == 1:
-        w = vec(True)
-    else:
-        eta, xi = vec(False), vec(True)
-        w = (xi / eta)[..., :, None] * eye
+    def attained(w):
+        return lognorm(M, p, w)
+
+    vecs = [_perron(M, False)] if p != 1 else []
+    vecs += [_perron(M, True)] if p != math.inf else []
+    ok = jnp.all(jnp.stack([jnp.all(v > tiny, axis=-1) for v in vecs]), axis=0)
+    exact = weight(M)
+    # reducible M: the infimum is not attained, and α(M + εJ) − α(M) can be of order
+    # (ε‖M‖ⁿ⁻¹)^{1/n} (a nilpotent part), so one fixed ε is far off at large ‖M‖. Try ε from
+    # 10⁻¹ to 10⁻²⁹ (10⁻¹⁷ below float64) of the scale and keep the weight that attains the
+    # smallest μ(M) — evaluated exactly, so the choice is safe.
+    powers = range(1, 31 if jnp.finfo(M.dtype).bits >= 64 else 19, 2)
+    cands = [weight(M + (scale * 10.0**-k)[..., None, None] * (1.0 - eye)) for k in powers]
+    vals = jnp.stack([attained(w) for w in cands])
+    best = jnp.argmin(jnp.where(jnp.isfinite(vals), vals, jnp.inf), axis=0)
+    stacked = jnp.stack(cands)
+    idx = best.reshape((1,) + best.shape + (1,) * (stacked.ndim - 1 - best.ndim))
+    fallback = jnp.take_along_axis(stacked, idx, axis=0)[0]
+    okx = ok.reshape(ok.shape + (1,) * (exact.ndim - ok.ndim))
+    w = jnp.where(okx, exact, fallback)
     return w, lognorm(M, p, w)
