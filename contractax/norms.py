@@ -422,13 +422,13 @@ def optimal_weight(M: Float[ArrayLike, "*batch n n"], p=math.inf):
     # (ε‖M‖ⁿ⁻¹)^{1/n} (a nilpotent part), so one fixed ε is far off at large ‖M‖. Try ε from
     # 10⁻¹ to 10⁻²⁹ (10⁻¹⁷ below float64) of the scale and keep the weight that attains the
     # smallest μ(M) — evaluated exactly, so the choice is safe.
-    powers = range(1, 31 if jnp.finfo(M.dtype).bits >= 64 else 19, 2)
-    cands = [weight(M + (scale * 10.0**-k)[..., None, None] * (1.0 - eye)) for k in powers]
-    vals = jnp.stack([attained(w) for w in cands])
+    k = jnp.arange(1, 31 if jnp.finfo(M.dtype).bits >= 64 else 19, 2, dtype=M.dtype)
+    es = scale * (10.0**-k).reshape((-1,) + (1,) * scale.ndim)  # (K, *batch)
+    cands = jax.vmap(lambda e: weight(M + e[..., None, None] * (1.0 - eye)))(es)
+    vals = jax.vmap(attained)(cands)
     best = jnp.argmin(jnp.where(jnp.isfinite(vals), vals, jnp.inf), axis=0)
-    stacked = jnp.stack(cands)
-    idx = best.reshape((1,) + best.shape + (1,) * (stacked.ndim - 1 - best.ndim))
-    fallback = jnp.take_along_axis(stacked, idx, axis=0)[0]
+    idx = best.reshape((1,) + best.shape + (1,) * (cands.ndim - 1 - best.ndim))
+    fallback = jnp.take_along_axis(cands, idx, axis=0)[0]
     okx = ok.reshape(ok.shape + (1,) * (exact.ndim - ok.ndim))
     w = jnp.where(okx, exact, fallback)
     return w, lognorm(M, p, w)
