@@ -4,7 +4,8 @@ Examples 1–2 (a 2-cycle at ±δ²/4; the threshold x₀^{L−2} = 2/(Lδ)) and
 (`_step_size_maps`); deep linear networks from the identity: bifurcation diagram against δ/δ_c
 (Corollary 1), Theorem 2's linear rate, Theorem 3's limit and Lemma 4 (`_step_size_identity`);
 Theorem 1 over rescaled solutions against the Lyapunov radius, Corollary 2 over random
-initialisations and Remark 3 (`_step_size_minima`); two-layer ReLU (Theorem 4 and the converging
+initialisations and Remark 3 (`_step_size_minima`); Remark 4 and the plateau-then-drop
+reading of §1/§5 (`_step_size_remark4`); two-layer ReLU (Theorem 4 and the converging
 / oscillating step-size pair of Figure 2, `_step_size_relu`). Compute functions return plain
 data, judge functions `Claim`s naming the CLAIMS.md items, draw functions figures.
 """
@@ -18,6 +19,7 @@ from experiments import (
     _step_size_maps as maps,
     _step_size_minima as minima,
     _step_size_relu as relu,
+    _step_size_remark4 as remark4,
 )
 from experiments._cache import cached
 from experiments._report import Claim, Result
@@ -49,6 +51,7 @@ CAPTIONS = {
     "on the right the last iterate and the next (f̂_even, f̂_odd), which differ only on a 2-cycle.",
     "two_layer_relu_outcomes": "Nar & Sastry 2018, §4: the orbit kind of GD on the two-layer ReLU "
     "network at each step size of the grid (no figure in the paper).",
+    "remark4_plateau_drop": remark4.CAPTION,
     "two_layer_relu_continuation": "Nar & Sastry 2018, §4 Figure 2, the mechanism: restarted "
     "from a converged solution with sharpness λ, a step 0.97·2/λ stays converged (left) while a "
     "step just above 2/λ ends in the 2-cycle f̂_even ↔ f̂_odd (right).",
@@ -66,7 +69,8 @@ METHOD = (
     "from the converged solution at δ = factor·2/λ_max). Quick mode uses fewer depths, ρ values, "
     "grid points and steps than full mode (full: L up to 8, ρ up to 8, 20 000 steps per "
     "deep-linear run, 400 000 two-layer steps); all in float64. Not reproduced: §1 Figure 1 "
-    "(ResNet-20/56 on CIFAR-10); the qualitative Remark 4 / §5."
+    "(ResNet-20/56 on CIFAR-10); Remark 4 / §5 are checked on deep linear networks (the "
+    "residual parametrisation run on its own, and a plateau-then-drop run of full-batch GD)."
 )
 
 
@@ -99,6 +103,7 @@ def run(quick: bool = True) -> Result:
         "theorem1": lambda: minima.theorem1(quick),
         "corollary2": lambda: minima.corollary2(quick),
         "two_layer": lambda: relu.two_layer(quick),
+        "remark4": lambda: remark4.remark4(quick),
     }
     for name, compute in parts.items():
         t0 = time.perf_counter()
@@ -116,6 +121,7 @@ def run(quick: bool = True) -> Result:
         + minima.judge_corollary2(d["corollary2"])
         + relu.judge_two_layer(d["two_layer"])
         + maps.judge_lemma2(d["lemma2"])
+        + remark4.judge_remark4(d["remark4"])
         + [_figure1()]
     )
     figures = {
@@ -125,6 +131,7 @@ def run(quick: bool = True) -> Result:
         "theorem2_rate": identity.draw_theorem2(d["theorem2"]),
         "theorem1_rescaling": minima.draw_theorem1(d["theorem1"]),
         "remark3_identity_vs_random": minima.draw_remark3(d["corollary2"]),
+        "remark4_plateau_drop": remark4.draw_remark4(d["remark4"]),
     } | relu.draw_two_layer(d["two_layer"])
     t = d["two_layer"]
     metrics = {
