@@ -74,11 +74,12 @@ def block_cell(net):
             B[rows] = W
         else:
             A[rows, cuts[j - 1] : cuts[j]] = W
-    return BlockCell(jnp.asarray(A), jnp.asarray(B), jnp.concatenate(net["b"]), tuple(widths),
-                     tuple(net["acts"]))
+    return BlockCell(
+        jnp.asarray(A), jnp.asarray(B), jnp.concatenate(net["b"]), tuple(widths), tuple(net["acts"])
+    )
 
 
-def expressiveness(rng, d_in=5, widths=(6, 7, 5, 4), batch=16):
+def expressiveness(rng, d_in=5, widths=(6, 7, 5, 4), batch=16, solvers=("Picard", "Anderson")):
     """004 §2.1.1: the DEQ of the block cell reproduces the net (Anderson and Picard), Picard
     reaches z* in exactly L steps from 0, the fixed point is unique (other starts), and the DEQ
     has exactly the net's non-zero parameters."""
@@ -89,7 +90,8 @@ def expressiveness(rng, d_in=5, widths=(6, 7, 5, 4), batch=16):
     X = rng.standard_normal((batch, d_in))
     ref = np.stack([np.concatenate(net_forward(net, x)) for x in X])
     out, steps = {}, {}
-    for name, solver in (("Anderson", cx.Anderson()), ("Picard", cx.Picard())):
+    for name in solvers:
+        solver = {"Anderson": cx.Anderson(), "Picard": cx.Picard()}[name]
         layer = DEQ(cell, solver, z_shape=(N,), tol=1e-13, max_steps=100)
         sols = jax.jit(jax.vmap(layer.solve))(jnp.asarray(X))
         out[name] = float(np.max(np.abs(np.asarray(sols.value) - ref)))
@@ -133,16 +135,17 @@ def weight_tied(rng, d_in=5, widths=(6, 7, 5, 4), batch=16):
     run = jax.jit(jax.vmap(lambda x, k: repeat(cell, x, k, jnp.zeros(N)), (0, None)))
     at_l = np.asarray(run(X, L))
     short = np.asarray(run(X, L - 1))
-    blocks = [float(np.max(np.abs(at_l[:, lo:hi] - ref[:, lo:hi]))) for lo, hi in
-              zip(cuts[:-1], cuts[1:])]
+    blocks = [
+        float(np.max(np.abs(at_l[:, lo:hi] - ref[:, lo:hi]))) for lo, hi in zip(cuts[:-1], cuts[1:])
+    ]
     return dict(
         L=L,
         widths=list(widths),
         acts=list(acts),
         block_err=blocks,
         output_err=blocks[-1],
-        short_output_err=float(np.max(np.abs(short[:, cuts[-2]:] - ref[:, cuts[-2]:]))),
-        scale=float(np.max(np.abs(ref[:, cuts[-2]:]))),
+        short_output_err=float(np.max(np.abs(short[:, cuts[-2] :] - ref[:, cuts[-2] :]))),
+        scale=float(np.max(np.abs(ref[:, cuts[-2] :]))),
         tied_params=int(cell.A.size + cell.B.size + cell.b.size),
         batch=batch,
     )
@@ -151,11 +154,12 @@ def weight_tied(rng, d_in=5, widths=(6, 7, 5, 4), batch=16):
 # ----------------------------------------------------------------------------- solver memory
 
 
-def solver_memory(n, iterations):
+def solver_memory(n, iterations, temp_iterations):
     """004 §2.1.2: bytes of the solver state (from `init`) and XLA temp bytes of the compiled
     forward solve at `max_steps = K`, for the full Broyden of Bai et al. (every update kept:
     `Broyden(memory=K)`), the library's limited-memory `Broyden()` (16 updates, restart) and
-    `Anderson()` (history 5)."""
+    `Anderson()` (history 5). The compiled temp bytes are measured at `temp_iterations` only
+    (each is one XLA compile)."""
     Q = jnp.linalg.qr(jax.random.normal(jax.random.PRNGKey(30), (n, n)))[0]
     x = 0.3 * jax.random.normal(jax.random.PRNGKey(31), (n,))
     f = lambda z, a: jnp.tanh(0.9 * a[0] @ z + a[1])  # noqa: E731
@@ -171,12 +175,20 @@ def solver_memory(n, iterations):
             s = make(k)
             shapes = jax.eval_shape(s.init, x, x)
             state[name].append(int(sum(a.size * a.dtype.itemsize for a in jax.tree.leaves(shapes))))
+            if k not in temp_iterations:
+                continue
             solve = jax.jit(
                 lambda a, s=s, k=k: cx.fixed_point(f, jnp.zeros(n), a, solver=s, max_steps=k).value
             )
             temp[name].append(compiled_memory(solve, (Q, x)).get("temp_bytes", -1))
-    return dict(n=n, iterations=list(iterations), state_bytes=state, temp_bytes=temp,
-                itemsize=int(x.dtype.itemsize))
+    return dict(
+        n=n,
+        iterations=list(iterations),
+        temp_iterations=list(temp_iterations),
+        state_bytes=state,
+        temp_bytes=temp,
+        itemsize=int(x.dtype.itemsize),
+    )
 
 
 # ----------------------------------------------------------------------------- unrolled error
@@ -211,8 +223,17 @@ def _unrolled_grads(W, x, c, ks, kmax):
 def _implicit_grad(W, x, c, tol):
     """The implicit gradient (seed 004 eq. 2.4) from `cx.fixed_point` (Anderson, ImplicitAdjoint)."""
     f = lambda z, a: jnp.tanh(a[0] @ z + a[1])  # noqa: E731
-    loss = lambda W: c @ cx.fixed_point(f, jnp.zeros_like(x), (W, x), tol=tol, max_steps=2000,  # noqa: E731
-                                        throw=True).value
+    loss = lambda W: (
+        c
+        @ cx.fixed_point(
+            f,
+            jnp.zeros_like(x),
+            (W, x),
+            tol=tol,
+            max_steps=2000,  # noqa: E731
+            throw=True,
+        ).value
+    )
     return jax.grad(loss)(W)
 
 

@@ -41,8 +41,10 @@ def det_bound(rng, count=300, d=6):
     """eq. 2.8: |det(I − J)| against (1 − ρ(J))^d on random J with ρ < 1; the printed steps
     ‖J‖₂ = ρ(J) (eq. 2.6) and σ_min(I − J) = 1 − ρ(J); the correct steps σ_min(I − J) ≥ 1 − ‖J‖₂
     and |det(I − J)| = Π|1 − λ_i| ≥ (1 − ρ)^d; a 2×2 counterexample; and J with ρ ≥ 1."""
-    rows = {k: dict(ratio=[], norm_over_rho=[], smin_gap=[], smin_norm_gap=[]) for k in
-            ("normal", "gaussian", "non-normal")}
+    rows = {
+        k: dict(ratio=[], norm_over_rho=[], smin_gap=[], smin_norm_gap=[])
+        for k in ("normal", "gaussian", "non-normal")
+    }
     for kind, J in _random_jacobians(rng, count, d):
         lam = np.linalg.eigvals(J)
         rho = np.max(np.abs(lam))
@@ -113,8 +115,14 @@ def monotone_linear(rng, n=5, draws=40, pairs=4000, m=0.3):
             eig_gap.append(float(q.min() - lam))
             below0 += int(np.any(q < -1e-12))
             belowm += int(np.any(q < m - 1e-12))
-        out[name] = dict(lam=lam, min_quotient=min(mins), max_eig_gap=max(eig_gap),
-                         min_eig_gap=min(eig_gap), draws_below_0=below0, draws_below_m=belowm)
+        out[name] = dict(
+            lam=lam,
+            min_quotient=min(mins),
+            max_eig_gap=max(eig_gap),
+            min_eig_gap=min(eig_gap),
+            draws_below_0=below0,
+            draws_below_m=belowm,
+        )
     mon = []
     for _ in range(draws):
         A, B = jnp.asarray(rng.standard_normal((2, n, n)))
@@ -196,8 +204,9 @@ def mondeq_jacobians(n, N, d, m=0.5, seed=50):
 
     def z_of_W(W_):  # W free: the forward–backward fixed point (same equilibrium), α fixed
         f = lambda z, a: jax.nn.relu(z - alpha * (z - a[0] @ z - a[1]))  # noqa: E731
-        solve = lambda x: fixed_point(f, jnp.zeros(n), (W_, U @ x), solver=Picard(), tol=1e-13,
-                                        max_steps=4000)  # noqa: E731
+        solve = lambda x: fixed_point(
+            f, jnp.zeros(n), (W_, U @ x), solver=Picard(), tol=1e-13, max_steps=4000
+        )  # noqa: E731
         return jax.vmap(lambda x: solve(x).value)(X.T)
 
     def loss(A_, B_, U_, u_):
@@ -243,5 +252,14 @@ def mondeq_jacobians(n, N, d, m=0.5, seed=50):
         c02["dZ/dA, C.0.2 as printed"] = rel(jnp.linalg.solve(Q, D @ IZ @ (-PA)), auto["dZ/dA"])
         c02["dZ/dB, C.0.2 as printed"] = rel(-jnp.linalg.solve(Q, D @ IZ @ PB), auto["dZ/dB"])
     fd_err = rel(auto["dZ/dA"] @ vec(E), fd)
-    return dict(n=n, N=N, d=d, m=m, errors=errors, c02=c02, fd_err=fd_err,
-                active=float(jnp.mean(pre > 0)), min_gap=float(jnp.min(jnp.abs(pre))))
+    return dict(
+        n=n,
+        N=N,
+        d=d,
+        m=m,
+        errors=errors,
+        c02=c02,
+        fd_err=fd_err,
+        active=float(jnp.mean(pre > 0)),
+        min_gap=float(jnp.min(jnp.abs(pre))),
+    )
