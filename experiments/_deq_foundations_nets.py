@@ -154,12 +154,12 @@ def weight_tied(rng, d_in=5, widths=(6, 7, 5, 4), batch=16):
 # ----------------------------------------------------------------------------- solver memory
 
 
-def solver_memory(n, iterations, temp_iterations):
+def solver_memory(n, iterations, temp_iterations, temp_solvers=None):
     """004 §2.1.2: bytes of the solver state (from `init`) and XLA temp bytes of the compiled
     forward solve at `max_steps = K`, for the full Broyden of Bai et al. (every update kept:
     `Broyden(memory=K)`), the library's limited-memory `Broyden()` (16 updates, restart) and
     `Anderson()` (history 5). The compiled temp bytes are measured at `temp_iterations` only
-    (each is one XLA compile)."""
+    (each is one XLA compile), for the solvers named in `temp_solvers` (default: all)."""
     Q = jnp.linalg.qr(jax.random.normal(jax.random.PRNGKey(30), (n, n)))[0]
     x = 0.3 * jax.random.normal(jax.random.PRNGKey(31), (n,))
     f = lambda z, a: jnp.tanh(0.9 * a[0] @ z + a[1])  # noqa: E731
@@ -175,7 +175,7 @@ def solver_memory(n, iterations, temp_iterations):
             s = make(k)
             shapes = jax.eval_shape(s.init, x, x)
             state[name].append(int(sum(a.size * a.dtype.itemsize for a in jax.tree.leaves(shapes))))
-            if k not in temp_iterations:
+            if k not in temp_iterations or (temp_solvers is not None and name not in temp_solvers):
                 continue
             solve = jax.jit(
                 lambda a, s=s, k=k: cx.fixed_point(f, jnp.zeros(n), a, solver=s, max_steps=k).value
@@ -221,16 +221,17 @@ def _unrolled_grads(W, x, c, ks, kmax):
 
 
 def _implicit_grad(W, x, c, tol):
-    """The implicit gradient (seed 004 eq. 2.4) from `cx.fixed_point` (Anderson, ImplicitAdjoint)."""
+    """The implicit gradient (seed 004 eq. 2.4) from `cx.fixed_point` (Picard, ImplicitAdjoint)."""
     f = lambda z, a: jnp.tanh(a[0] @ z + a[1])  # noqa: E731
-    loss = lambda W: (
+    loss = lambda W: (  # noqa: E731
         c
         @ cx.fixed_point(
             f,
             jnp.zeros_like(x),
             (W, x),
+            solver=cx.Picard(),
             tol=tol,
-            max_steps=2000,  # noqa: E731
+            max_steps=20000,
             throw=True,
         ).value
     )

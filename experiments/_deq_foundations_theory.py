@@ -141,7 +141,7 @@ def commutation(n):
     for i in range(n):
         for j in range(n):
             K[i * n + j, j * n + i] = 1.0
-    return jnp.asarray(K)
+    return K
 
 
 def vec(A):
@@ -152,12 +152,13 @@ def vec(A):
 def _jac_to_vec(J, n_in_rows, n_in_cols):
     """A jax.jacobian of Zᵀ (N, n) w.r.t. an (r, c) matrix as ∂vec(Z)/∂vec(·), (nN, rc)."""
     N, n = J.shape[:2]
-    return jnp.swapaxes(J, 2, 3).reshape(N * n, n_in_rows * n_in_cols)
+    return np.swapaxes(np.asarray(J), 2, 3).reshape(N * n, n_in_rows * n_in_cols)
 
 
-def mondeq_jacobians(n, N, d, m=0.5, seed=50):
+def mondeq_jacobians(n, N, d, m=0.5, seed=50, with_w=True):
     """Lemmas 3.2.1–3.2.3 and Lemma C.0.2 against autodiff of `cx.models.MonotoneDEQ` (the
-    thesis's model: no bias, scalar readout u): max relative errors of each closed form."""
+    thesis's model: no bias, scalar readout u): max relative errors of each closed form.
+    `with_w=False` skips the autodiff reference of ∂vec Z/∂vec W (one compile less)."""
     k1, k2, k3 = jax.random.split(jax.random.PRNGKey(seed), 3)
     model = MonotoneDEQ(d, n, "scalar", m=m, use_bias=False, tol=1e-13, max_steps=4000, key=k1)
     model = eqx.tree_at(lambda t: t.U, model, 2.0 * model.U)
@@ -169,22 +170,24 @@ def mondeq_jacobians(n, N, d, m=0.5, seed=50):
         return jax.vmap(lambda x: mod.features(x, solver=Picard()))(X.T)
 
     Z = jax.jit(Zt)(model).T
-    pre = W @ Z + U @ X
-    D = jnp.diag(vec((pre > 0).astype(Z.dtype)))
-    In, IN, Kn = jnp.eye(n), jnp.eye(N), commutation(n)
-    Q = jnp.eye(n * N) - D @ jnp.kron(IN, W)
-    PA = -(jnp.eye(n * n) + Kn) @ jnp.kron(In, A.T)
-    PB = jnp.eye(n * n) - Kn
-    ZI, XI = jnp.kron(Z.T, In), jnp.kron(X.T, In)
+    # the closed forms in NumPy (float64): Z, X and the parameters as arrays
+    An, Bn, Un, un, Wn, Zn, Xn = (np.asarray(v) for v in (A, B, U, u, W, Z, X))
+    pre = Wn @ Zn + Un @ Xn
+    D = np.diag(vec((pre > 0).astype(Zn.dtype)))
+    In, IN, Kn = np.eye(n), np.eye(N), commutation(n)
+    Q = np.eye(n * N) - D @ np.kron(IN, Wn)
+    PA = -(np.eye(n * n) + Kn) @ np.kron(In, An.T)
+    PB = np.eye(n * n) - Kn
+    ZI, XI = np.kron(Zn.T, In), np.kron(Xn.T, In)
     closed = {
         "dg/dZ": Q,
         "dg/dA": -D @ ZI @ PA,
         "dg/dB": -D @ ZI @ PB,
         "dg/dU": -D @ XI,
-        "dZ/dW": jnp.linalg.solve(Q, D @ ZI),
-        "dZ/dA": jnp.linalg.solve(Q, D @ ZI @ PA),
-        "dZ/dB": jnp.linalg.solve(Q, D @ ZI @ PB),
-        "dZ/dU": jnp.linalg.solve(Q, D @ XI),
+        "dZ/dW": np.linalg.solve(Q, D @ ZI),
+        "dZ/dA": np.linalg.solve(Q, D @ ZI @ PA),
+        "dZ/dB": np.linalg.solve(Q, D @ ZI @ PB),
+        "dZ/dU": np.linalg.solve(Q, D @ XI),
     }
 
     # autodiff, one compiled function: g(Z; θ) = Z − ReLU(WZ + UX) directly (Lemma 3.2.1), z*(θ)
@@ -209,19 +212,16 @@ def mondeq_jacobians(n, N, d, m=0.5, seed=50):
         )  # noqa: E731
         return jax.vmap(lambda x: solve(x).value)(X.T)
 
-    def loss(A_, B_, U_, u_):
-        return 0.5 * jnp.sum((zt(A_, B_, U_) @ u_ - y) ** 2)
+    def loss(Zt_, u_):  # L as a function of the equilibria: ∂L/∂θ by the chain rule below
+        return 0.5 * jnp.sum((Zt_ @ u_ - y) ** 2)
 
-    @jax.jit
-    def autodiff():
-        jg = jax.jacobian(g, argnums=(0, 1, 2, 3))(Z, A, B, U)
-        jz = jax.jacobian(zt, argnums=(0, 1, 2))(A, B, U)
-        jw = jax.jacobian(z_of_W)(W)
-        gr = jax.grad(loss, argnums=(0, 1, 2, 3))(A, B, U, u)
-        fd = (zt(A + h * E, B, U) - zt(A - h * E, B, U)).reshape(-1) / (2 * h)
-        return jg, jz, jw, gr, fd
-
-    jg, jz, jw, grads, fd = autodiff()
+    zt_jit = jax.jit(zt)
+    jg = jax.jit(jax.jacobian(g, argnums=(0, 1, 2, 3)))(Z, A, B, U)
+    jz = jax.jit(jax.jacfwd(zt, argnums=(0, 1, 2)))(A, B, U)
+    jw = jax.jit(jax.jacfwd(z_of_W))(W) if with_w else None
+    dl_dzt, dl_du = jax.grad(loss, argnums=(0, 1))(Z.T, u)
+    grads = [jnp.tensordot(dl_dzt, j, axes=2) for j in jz] + [dl_du]
+    fd = (zt_jit(A + h * E, B, U) - zt_jit(A - h * E, B, U)).reshape(-1) / (2 * h)
     auto = {
         "dg/dZ": _jac_to_vec(jg[0], n, N),
         "dg/dA": _jac_to_vec(jg[1], n, n),
@@ -230,27 +230,30 @@ def mondeq_jacobians(n, N, d, m=0.5, seed=50):
         "dZ/dA": _jac_to_vec(jz[0], n, n),
         "dZ/dB": _jac_to_vec(jz[1], n, n),
         "dZ/dU": _jac_to_vec(jz[2], n, d),
-        "dZ/dW": _jac_to_vec(jw, n, n),
     }
-    rel = lambda a, b: float(jnp.max(jnp.abs(a - b)) / jnp.max(jnp.abs(b)))  # noqa: E731
-    errors = {k: rel(v, auto[k]) for k, v in closed.items()}
-    r = Z.T @ u - y
-    for ro, name in ((jnp.kron(IN, u[None, :]), "col"), (jnp.kron(u[None, :], IN), "printed")):
+    if with_w:
+        auto["dZ/dW"] = _jac_to_vec(jw, n, n)
+    rel = lambda a, b: float(np.max(np.abs(a - b)) / np.max(np.abs(b)))  # noqa: E731
+    errors = {k: rel(v, auto[k]) for k, v in closed.items() if k in auto}
+    r = Zn.T @ un - np.asarray(y)
+    grads = [np.asarray(v) for v in grads]
+    fd, E = np.asarray(fd), np.asarray(E)
+    for ro, name in ((np.kron(IN, un[None, :]), "col"), (np.kron(un[None, :], IN), "printed")):
         row = r @ ro
         for i, p in enumerate(("A", "B", "U")):
             key = f"dL/d{p} ({'(uᵀ⊗I_N), printed' if name == 'printed' else '(I_N⊗uᵀ)'})"
             errors[key] = rel(row @ closed[f"dZ/d{p}"], vec(grads[i]))
-    errors["dL/du"] = rel(Z @ r, grads[3])  # (ŷ − y)ᵀZᵀ as a column
+    errors["dL/du"] = rel(Zn @ r, grads[3])  # (ŷ − y)ᵀZᵀ as a column
 
     # App. C.0.2 as printed: every sign flipped (P_A without the minus), [I_m ⊗ Z] for [Zᵀ ⊗ I_n]
     c02 = {}
-    c02["dZ/dA, C.0.2 signs"] = rel(jnp.linalg.solve(Q, D @ ZI @ (-PA)), auto["dZ/dA"])
+    c02["dZ/dA, C.0.2 signs"] = rel(np.linalg.solve(Q, D @ ZI @ (-PA)), auto["dZ/dA"])
     c02["dZ/dB, C.0.2 signs"] = rel(-closed["dZ/dB"], auto["dZ/dB"])
     c02["dZ/dU, C.0.2 signs"] = rel(-closed["dZ/dU"], auto["dZ/dU"])
     if n == N:  # [I_m ⊗ Z] has the shape of ∂/∂vec(W) only for m = N = n
-        IZ = jnp.kron(jnp.eye(N), Z)
-        c02["dZ/dA, C.0.2 as printed"] = rel(jnp.linalg.solve(Q, D @ IZ @ (-PA)), auto["dZ/dA"])
-        c02["dZ/dB, C.0.2 as printed"] = rel(-jnp.linalg.solve(Q, D @ IZ @ PB), auto["dZ/dB"])
+        IZ = np.kron(np.eye(N), Zn)
+        c02["dZ/dA, C.0.2 as printed"] = rel(np.linalg.solve(Q, D @ IZ @ (-PA)), auto["dZ/dA"])
+        c02["dZ/dB, C.0.2 as printed"] = rel(-np.linalg.solve(Q, D @ IZ @ PB), auto["dZ/dB"])
     fd_err = rel(auto["dZ/dA"] @ vec(E), fd)
     return dict(
         n=n,
@@ -260,6 +263,6 @@ def mondeq_jacobians(n, N, d, m=0.5, seed=50):
         errors=errors,
         c02=c02,
         fd_err=fd_err,
-        active=float(jnp.mean(pre > 0)),
-        min_gap=float(jnp.min(jnp.abs(pre))),
+        active=float(np.mean(pre > 0)),
+        min_gap=float(np.min(np.abs(pre))),
     )
