@@ -132,7 +132,9 @@ def weight_tied(rng, d_in=5, widths=(6, 7, 5, 4), batch=16):
     X = jnp.asarray(rng.standard_normal((batch, d_in)))
     ref = np.stack([np.concatenate(net_forward(net, np.asarray(x))) for x in X])
     cuts = np.cumsum([0] + list(widths))
-    run = jax.jit(jax.vmap(lambda x, k: repeat(cell, x, k, jnp.zeros(N)), (0, None)))
+    run = jax.jit(
+        jax.vmap(lambda x, k: repeat(cell, x, k, jnp.zeros(N)), (0, None)), static_argnums=1
+    )
     at_l = np.asarray(run(X, L))
     short = np.asarray(run(X, L - 1))
     blocks = [
