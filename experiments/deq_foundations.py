@@ -52,6 +52,7 @@ def judge_expressiveness(e, w, tol=1e-12):
             f"L = {L} (widths {e['widths']}, {'/'.join(e['acts'])}, skips x→h₂, h₁→h₃): max err "
             f"{solvers}; ‖z_k − z*‖∞ for k = 1…{L + 1}: "
             + ", ".join(f"{x:.1e}" for x in d)
+            + f" (cx.fixed_point's Picard stops after {max(e['num_steps']['Picard'])} steps)"
             + f"; from 8 random starts after L steps {e['unique_err']:.1e}; residual "
             f"{e['residual']:.1e}; parameters {e['deq_nonzero']} non-zero = {e['net_params']} "
             f"(dense block matrix {e['deq_dense']})",
