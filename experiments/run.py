@@ -29,6 +29,7 @@ ORDER = [
     "step_size",
     "rnn_memory",
     "deq_ntk",
+    "deq_foundations",
     "ren_sysid",
     "lbdn_robustness",
 ]
