@@ -242,7 +242,15 @@ def judge_identity(s):
             "§1 (orbits); issue",
             "Further above δ_c the orbit period doubles (period 4)",
             "a period-4 orbit at some δ > δ_c for every (L, ρ)",
-            "first period-4 δ/δ_c: " + ", ".join("none" if v is None else f"{v:.3f}" for v in p4),
+            "first period-4 δ/δ_c: "
+            + ", ".join("none" if v is None else f"{v:.3f}" for v in p4)
+            + "".join(
+                f"; L = {r['L']}, ρ = {r['rho']:g}: no period 4, diverged at "
+                f"{r['kinds']['diverged']} of {sum(r['kinds'].values())} grid points (the "
+                "2-cycle is lost to divergence before it doubles)"
+                for r in rows
+                if r["first_period4_ratio"] is None
+            ),
             all(v is not None for v in p4),
             "same sweep (not a claim of the seed: an extra)",
         ),

@@ -99,14 +99,17 @@ def two_layer(quick):
         "next": np.asarray(nxt[..., 0]),
     }
     if conv.any():
-        i = int(np.flatnonzero(conv)[-1])
+        # The converged run nearest to its own stability edge (largest δ·λ): the mechanism is
+        # local, and a run converged at δ far below 2/λ can sit on a slow valley drift that a
+        # step 2/λ (tens of times larger) turns into an excursion unrelated to the edge.
+        i = int(np.flatnonzero(conv)[np.argmax((d * lam)[conv])])
         base = jax.tree_util.tree_map(lambda a: a[i], finals)
         out["continuation"] = _continuation(base, d[i], lam[i], data, quick)
     return out
 
 
 def _continuation(base, base_delta, lam, data, quick):
-    """Restart from the converged solution with the largest δ at δ = factor · 2/λ_max."""
+    """Restart from the converged solution nearest its edge at δ = factor · 2/λ_max."""
     edge = 2.0 / lam
     factors = jnp.array([0.97, 0.99, 1.01, 1.03, 1.1, 1.2])
     steps = 20000 if quick else 100000
@@ -201,7 +204,8 @@ def judge_continuation(c):
         f"base δ = {c['base_delta']:.3g}, 2/λ = {c['edge']:.4g}; "
         + ", ".join(f"{x:.2f}: {k}" for x, k in zip(f, c["kinds"])),
         below_ok and two.size > 0,
-        f"restart from the grid's converged run with the largest δ, {c['steps']} steps per "
+        f"restart from the grid's converged run with the largest δ·λ (nearest its edge; "
+        f"δ·λ = {2 * c['base_delta'] / c['edge']:.3f}), {c['steps']} steps per "
         f"factor, orbit of (W, V) with rtol {RTOL}. Just above 1 the run can still settle, "
         "because it drifts along the valley to flatter points before the instability grows",
         ("003-18",),
