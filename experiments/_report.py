@@ -233,7 +233,8 @@ def write_docs_page(out: Path, docs: Path, sections: list[dict], mode: str, env:
         "Every quantitative claim of the five source documents that contractax checks, as measured by",
         f"`python -m experiments.run all --{mode}` ({summary(claims)}; "
         f"{', '.join(f'{k} {v}' for k, v in env.items())}). `make demo` regenerates this table in",
-        "`results/REPORT.md` and `results/index.html`; `make full` runs the papers' sizes.",
+        "`results/REPORT.md` and `results/index.html`; `make full` runs the papers' sizes (its",
+        "results, beside these: [Reproducing the papers: full mode](reproducing-full.md)).",
         "",
         *_claims_table(claims),
         "",
@@ -251,3 +252,5 @@ def write_docs_page(out: Path, docs: Path, sections: list[dict], mode: str, env:
             cap = _md_escape(caption(s["result"], fname))
             lines += [f"![{cap}](reproductions/{s['name']}/{fname})", "", f"*{cap}*", ""]
     (docs / "reproducing.md").write_text("\n".join(lines))
+    dest.mkdir(parents=True, exist_ok=True)  # the quick rows, for the side-by-side full page
+    (dest / "claims.json").write_text(json.dumps(to_jsonable(claims), indent=1, ensure_ascii=False))

@@ -56,3 +56,21 @@ def test_full_mode_runs_are_published_beside_the_quick_page(tmp_path):
     assert "](reproductions/full/demo/curve.png)" in page and "**FAIL**" in page
     assert "](curve.png)" in (docs / "reproductions" / "full" / "demo" / "REPORT.md").read_text()
     assert (docs / "reproductions" / "full" / "demo" / "curve.png").exists()
+
+
+def test_full_page_shows_the_quick_outcome_beside_the_full_one(tmp_path):
+    from experiments._full_docs import publish
+
+    run = tmp_path / "run"
+    (run / "demo").mkdir(parents=True)
+    row = lambda st, ok: {"experiment": "demo"} | Claim("000 §3", st, "e", "m", ok).to_dict()
+    (run / "claims.json").write_text(json.dumps([row("same", True), row("new", True)]))
+    (run / "REPORT.md").write_text("# r\n\n## demo: T\n")
+    docs = tmp_path / "docs"
+    (docs / "reproductions").mkdir(parents=True)
+    (docs / "reproductions" / "claims.json").write_text(json.dumps([row("same", False)]))
+    publish([run], docs)
+    page = (docs / "reproducing-full.md").read_text()
+    assert "| demo |  | same | **FAIL** | PASS |" in page
+    assert "| demo |  | new | — | PASS |" in page
+    assert "1 of 2 rows change outcome" in page
