@@ -17,6 +17,7 @@ from . import (
     ntk as ntk,
     plot as plot,
     rnn as rnn,
+    semicontraction as semicontraction,
     slowfast as slowfast,
     solvers as solvers,
     sweep as sweep,

@@ -34,6 +34,8 @@ from ._checks import (
 __all__ = [
     "firing_rate_rate",
     "hopfield_rate",
+    "persidskii_rate",
+    "lure_rate",
     "optimal_rate",
     "sampled_rate",
     "averaged_step",
@@ -76,6 +78,68 @@ def hopfield_rate(
     """
     C = 1.0 if C is None else C
     return -norms.max_lognorm_over_slopes(A, dmin, dmax, p, weight, side="right", C=C)
+
+
+def persidskii_rate(
+    A: Float[ArrayLike, "*batch n n"], *, C=None, dmin=0.0, dmax=1.0, p=1.0, weight=None
+) -> Float[Array, "*batch"]:
+    r"""Exact contraction rate of the Persidskii-type network $\dot x = -Cx + A\Phi(x)$.
+
+    $c = -\max_{d\in[d_{\min},d_{\max}]^n}\mu(-C + A\,\mathrm{dg}(d))$ with `C=None` meaning
+    C = 0, the seed's $\dot x = A\Phi(x)$ (with C it is the Hopfield form, `hopfield_rate`).
+    For C = 0 and a diagonal weight η: $\operatorname{osLip}_{1,\eta} = \max\{d_{\min}
+    \mu_{1,\eta}(A), d_{\max}\mu_{1,\eta}(A)\}$, so the network contracts in ℓ1 iff
+    $\mu_{1,\eta}(A) < 0$ **and** $d_{\min} > 0$ (rate $-d_{\min}\mu_{1,\eta}(A)$); with
+    $d_{\min} = 0$ the slope vertex d = 0 makes osLip ≥ 0 in every norm — at best weakly
+    contracting. ℓ∞: $\max_i(\max(d_{\min}a_{ii}, d_{\max}a_{ii}) + d_{\max}\sum_{j\ne i}|a_{ij}|)$.
+
+    **Arguments:** as `hopfield_rate` (`p` defaults to 1, the Persidskii norm).
+
+    **Returns:** the rate (positive: contracting; 0: weakly contracting at best), shape
+    `A.shape[:-2]`.
+
+    Example: `persidskii_rate(-jnp.eye(2), dmin=0.5)` is 0.5.
+
+    Source: seed 001 "Contractivity of recurrent neural networks" (Persidskii-type
+    $\dot x = A\Phi(x)$, slope-restricted activations) and "Max log norms over hypercubes".
+    """
+    C = 0.0 if C is None else C
+    return -norms.max_lognorm_over_slopes(A, dmin, dmax, p, weight, side="right", C=C)
+
+
+def lure_rate(
+    A: Float[ArrayLike, "*batch n n"], *, dmin=0.0, dmax=1.0, p=math.inf, weight=None
+) -> Float[Array, "*batch"]:
+    r"""Exact contraction rate of $\dot x = Ax - \Phi(x)$ (a Lur'e-type network).
+
+    The Jacobian is $A - \mathrm{dg}(d)$, $d \in [d_{\min}, d_{\max}]^n$. Writing it as
+    $(A - d_{\min}I) - \mathrm{dg}(d - d_{\min})$ and using subadditivity with
+    $\mu(-\mathrm{dg}(e)) \le 0$ for $e \ge 0$ (true for ℓ1, ℓ∞ with diagonal weights and for
+    unweighted ℓ2):
+
+    $$\operatorname{osLip}(f) = \mu(A) - d_{\min},\qquad c = d_{\min} - \mu(A),$$
+
+    attained at d = d_min 𝟙; the slope upper bound does not matter. For p = 2 with a weight P
+    the inequality can fail, and the $2^n$ slope vertices are enumerated instead
+    (`norms.max_lognorm_over_slopes`, n ≤ `norms.MAX_VERTEX_N`).
+
+    **Arguments:** `A` square (batch on leading axes); `0 ≤ dmin ≤ dmax` the slope bounds;
+    `p`, `weight` the norm.
+
+    **Returns:** the rate, shape `A.shape[:-2]`.
+
+    Example: `lure_rate(jnp.zeros((3, 3)), dmin=0.25)` is 0.25.
+
+    Source: seed 001 "Contractivity of recurrent neural networks" ($\dot x = Ax - \Phi(x)$,
+    slope-restricted activations).
+    """
+    p = check_p(p)
+    A = check_square(A)
+    dmin, dmax = check_slope_bounds(dmin, dmax, A.dtype)
+    if p == 2 and weight is not None:
+        minus_eye = -jnp.broadcast_to(jnp.eye(A.shape[-1], dtype=A.dtype), A.shape)
+        return -norms.max_lognorm_over_slopes(minus_eye, dmin, dmax, p, weight, C=-A)
+    return dmin - norms.lognorm(A, p, weight)
 
 
 def _diag_C(C, A):

@@ -226,3 +226,87 @@ def test_feedforward_networks_contract_whatever_the_weights():
         np.testing.assert_allclose(
             contraction.firing_rate_rate(s * W, weight=eta), rate, rtol=1e-12
         )
+
+
+def _vertex_max(J, n, dmin, dmax, p, w=None):
+    """Brute force: max of μ(J(d)) over all 2ⁿ vertices of the slope box."""
+    ds = jnp.asarray(list(itertools.product([dmin, dmax], repeat=n)))
+    return jnp.max(jax.vmap(lambda d: norms.lognorm(J(d), p, w))(ds))
+
+
+@pytest.mark.parametrize("p", [1, 2, INF])
+def test_persidskii_and_lure_rates_against_all_vertices(p, getkey):
+    n, dmin, dmax = 4, 0.2, 1.3
+    A = rand(getkey(), (n, n))
+    eta = jnp.exp(rand(getkey(), (n,), 0.3))
+    P = jnp.eye(n) + 0.4 * jnp.ones((n, n))
+    for w in (None, P if p == 2 else eta):
+        pers = contraction.persidskii_rate(A, dmin=dmin, dmax=dmax, p=p, weight=w)
+        ref = _vertex_max(lambda d: A * d[None, :], n, dmin, dmax, p, w)
+        np.testing.assert_allclose(pers, -ref, rtol=1e-12, atol=1e-12)
+        lure = contraction.lure_rate(A, dmin=dmin, dmax=dmax, p=p, weight=w)
+        ref = _vertex_max(lambda d: A - jnp.diag(d), n, dmin, dmax, p, w)
+        np.testing.assert_allclose(lure, -ref, rtol=1e-12, atol=1e-12)
+    # the closed form of the Lur'e rate: d_min − μ(A), independent of d_max
+    np.testing.assert_allclose(
+        contraction.lure_rate(A, dmin=dmin, dmax=50.0, p=p), dmin - norms.lognorm(A, p)
+    )
+
+
+def test_persidskii_l1_closed_form_and_dmin_zero(getkey):
+    """ℓ1: osLip(AΦ) = max{d_min μ₁(A), d_max μ₁(A)}; with d_min = 0 never below 0."""
+    n = 5
+    A = rand(getkey(), (n, n)) - 8.0 * jnp.eye(n)
+    mu = norms.lognorm(A, 1)
+    assert mu < 0
+    np.testing.assert_allclose(contraction.persidskii_rate(A, dmin=0.3), -0.3 * mu)
+    np.testing.assert_allclose(contraction.persidskii_rate(A, dmin=0.0), 0.0, atol=1e-15)
+    B = rand(getkey(), (n, n))
+    for p in (1, 2, INF):
+        assert contraction.persidskii_rate(B, dmin=0.0, p=p) <= 1e-15
+
+
+def test_persidskii_and_lure_bound_sampled_jacobians_and_trajectories(getkey):
+    """Rates are worst cases: sampled Jacobians of real fields are no worse, and the ℓ1 / ℓ∞
+    distance between two RK4 solutions decays at least at the rate."""
+    n = 4
+    A = rand(getkey(), (n, n)) - 3.0 * jnp.eye(n)
+    act = lambda x: x + 0.5 * jnp.tanh(x)  # slopes in [1, 1.5]
+    pers = lambda x, A: A @ act(x)
+    lure = lambda x, A: A @ x - act(x)
+    xs = rand(getkey(), (200, n), 2.0)
+    for f, rate, p in (
+        (pers, contraction.persidskii_rate(A, dmin=1.0, dmax=1.5, p=1), 1),
+        (lure, contraction.lure_rate(A, dmin=1.0, dmax=1.5, p=INF), INF),
+    ):
+        assert rate <= contraction.sampled_rate(f, xs, A, p=p) + 1e-12
+        x, y, dt = xs[0], xs[1], 0.01
+        d0 = norms.vector_norm(x - y, p)
+
+        def rk4(z):
+            a = f(z, A)
+            b = f(z + dt / 2 * a, A)
+            c = f(z + dt / 2 * b, A)
+            return z + dt / 6 * (a + 2 * b + 2 * c + f(z + dt * c, A))
+
+        for k in range(1, 101):
+            x, y = rk4(x), rk4(y)
+            if k % 25 == 0:
+                assert norms.vector_norm(x - y, p) <= np.exp(-rate * k * dt) * d0 * (1 + 1e-6)
+
+
+def test_persidskii_lure_jit_vmap_grad_and_bad_input(getkey, no_typecheck):
+    As = rand(getkey(), (3, 4, 4))
+    for fn in (contraction.persidskii_rate, contraction.lure_rate):
+        ref = jnp.stack([fn(A, dmin=0.1) for A in As])
+        np.testing.assert_allclose(jax.jit(lambda A: fn(A, dmin=0.1))(As), ref, rtol=1e-12)
+        np.testing.assert_allclose(jax.vmap(lambda A: fn(A, dmin=0.1))(As), ref, rtol=1e-12)
+        g = jax.grad(lambda A: fn(A, dmin=0.1, p=2))(As[0])
+        E = rand(getkey(), (4, 4))
+        h = 1e-6
+        fd = (fn(As[0] + h * E, dmin=0.1, p=2) - fn(As[0] - h * E, dmin=0.1, p=2)) / (2 * h)
+        np.testing.assert_allclose(jnp.sum(g * E), fd, rtol=1e-6)
+        with pytest.raises(ValueError, match="dmin"):
+            fn(As[0], dmin=1.0, dmax=0.5)
+        with pytest.raises(ValueError, match="square"):
+            fn(jnp.ones((2, 3)))
