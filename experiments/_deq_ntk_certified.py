@@ -36,6 +36,10 @@ def _claim(section, statement, expected, measured, passed, method, items=(), rea
     return Claim(f"{SRC} {section}", statement, expected, measured, passed, method, items, reason)
 
 
+_certify = eqx.filter_jit(cv.certify)
+_outputs = eqx.filter_jit(lambda net, x: jax.vmap(net)(x))
+
+
 def instance(seed=0):
     """The constructed monDEQ, inputs x (N, d), targets y and the balls' radii."""
     N, n = NSAMP, 2 * NSAMP
@@ -53,7 +57,7 @@ def instance(seed=0):
     )
     net = eqx.tree_at(lambda t: (t.A, t.B, t.U, t.C), net, draws)
     r = jax.random.normal(k[5], (N,))
-    y = jax.vmap(net)(x) + RHO * r / jnp.linalg.norm(r)
+    y = _outputs(net, x) + RHO * r / jnp.linalg.norm(r)
     return net, x, y, cv.Radii(RADIUS, RADIUS, RADIUS, RADIUS)
 
 
@@ -99,7 +103,7 @@ def _record(net, net0, x, y, eta, cert):
 def gd(quick):
     """GD at η = f·η_max for f in FRACS; stops at divergence (L > 100 L₀) or round-off."""
     net0, x, y, radii = instance()
-    cert = cv.certify(net0, x, y, radii)
+    cert = _certify(net0, x, y, radii)
     steps = 12 if quick else 40
     out = {"certificate": jax.tree_util.tree_map(np.asarray, cert._asdict()), "runs": {}}
     for f in FRACS:
@@ -118,7 +122,7 @@ def gd(quick):
 def flow(quick):
     """Gradient flow dθ/dt = −∇L(θ) by diffrax (Tsit5, rtol 1e-9) over t ∈ [0, 24/λ₀²]."""
     net0, x, y, radii = instance()
-    cert = cv.certify(net0, x, y, radii)
+    cert = _certify(net0, x, y, radii)
     lam = float(cert.lambda0)
     t1 = 24.0 / lam**2
     ts = jnp.linspace(0.0, t1, 25 if quick else 97)
@@ -126,17 +130,19 @@ def flow(quick):
     field = lambda t, p, args: jax.tree_util.tree_map(
         jnp.negative, jax.grad(lambda q: _loss(eqx.combine(q, static), x, y))(p)
     )
-    solve = jax.jit(lambda p: diffrax.diffeqsolve(
-        diffrax.ODETerm(field),
-        diffrax.Tsit5(),
-        0.0,
-        t1,
-        t1 / 200,
-        dyn,
-        saveat=diffrax.SaveAt(ts=ts),
-        stepsize_controller=diffrax.PIDController(rtol=1e-9, atol=1e-12),
-        max_steps=20000,
-    ))
+    solve = jax.jit(
+        lambda p: diffrax.diffeqsolve(
+            diffrax.ODETerm(field),
+            diffrax.Tsit5(),
+            0.0,
+            t1,
+            t1 / 200,
+            dyn,
+            saveat=diffrax.SaveAt(ts=ts),
+            stepsize_controller=diffrax.PIDController(rtol=1e-9, atol=1e-12),
+            max_steps=20000,
+        )
+    )
     sol = solve(dyn)
 
     @jax.jit
@@ -243,7 +249,8 @@ def judge_gd(o):
             "‖ŷ(k+1) − ŷ(k)‖ ≤ Lemma 3.3.4",
             "every measured/bound ratio ≤ 1 at the steps where Hypotheses 1–3 hold",
             f"over {nsteps} steps: Lemma 3.3.6 max ratio {worst_336:.3g}; Lemma 3.3.7 max "
-            "ratios (U, u, A, B, W) " + ", ".join(f"{v:.3g}" for v in worst_step)
+            "ratios (U, u, A, B, W) "
+            + ", ".join(f"{v:.3g}" for v in worst_step)
             + f"; Lemma 3.3.4 (Z, ŷ) {worst_334[0]:.3g}, {worst_334[1]:.3g}",
             bool(worst_336 <= 1 and np.all(worst_step <= 1) and np.all(worst_334 <= 1)),
             _METHOD + "; spectral norms of the measured one-step changes",
