@@ -18,6 +18,7 @@ from experiments import (
     _deq_ntk_certified as certified,
     _deq_ntk_lemmas as lemmas,
     _deq_ntk_mondeq as mon,
+    _deq_ntk_theory as theory,
 )
 from experiments._cache import cached
 from experiments._report import Result
@@ -93,6 +94,7 @@ def run(quick: bool = True) -> Result:
     invariance = part("filter_invariance", lemmas.filter_invariance)
     cert_gd = part("certified_gd", lambda: certified.gd(quick))
     cert_flow = part("certified_flow", lambda: certified.flow(quick))
+    gd_theory = part("gd_theory", theory.compute)
 
     train_claims, cond = mon.judge_training(training)
     claims = (
@@ -103,6 +105,7 @@ def run(quick: bool = True) -> Result:
         + lemmas.judge_filter_invariance(invariance)
         + certified.judge_gd(cert_gd)
         + certified.judge_flow(cert_flow)
+        + theory.judge(gd_theory)
     )
     figures = {
         "mondeq_ntk_training": mon.draw_training(training, cond),
@@ -128,6 +131,7 @@ def run(quick: bool = True) -> Result:
         "stages": [{k: v for k, v in s.items() if k != "coords"} for s in paths["stages"]],
         "landscapes": {k: {a: b for a, b in land[k].items() if a != "surface"} for k in names},
         "filter_invariance": invariance,
+        "gd_theory": gd_theory,
         "certified": {
             "gd": {
                 str(f): {"eta": r["eta"], "loss": r["loss"], "loss_next": r["loss_next"]}
