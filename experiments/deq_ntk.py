@@ -95,6 +95,7 @@ def run(quick: bool = True) -> Result:
     cert_gd = part("certified_gd", lambda: certified.gd(quick))
     cert_flow = part("certified_flow", lambda: certified.flow(quick))
     gd_theory = part("gd_theory", theory.compute)
+    l262 = part("lemma262", theory.lemma262)
 
     train_claims, cond = mon.judge_training(training)
     claims = (
@@ -106,6 +107,7 @@ def run(quick: bool = True) -> Result:
         + certified.judge_gd(cert_gd)
         + certified.judge_flow(cert_flow)
         + theory.judge(gd_theory)
+        + theory.judge_lemma262(l262)
     )
     figures = {
         "mondeq_ntk_training": mon.draw_training(training, cond),
@@ -132,6 +134,7 @@ def run(quick: bool = True) -> Result:
         "landscapes": {k: {a: b for a, b in land[k].items() if a != "surface"} for k in names},
         "filter_invariance": invariance,
         "gd_theory": gd_theory,
+        "lemma262": l262,
         "certified": {
             "gd": {
                 str(f): {"eta": r["eta"], "loss": r["loss"], "loss_next": r["loss_next"]}
