@@ -108,6 +108,7 @@ def run(quick: bool = True) -> Result:
         + certified.judge_flow(cert_flow)
         + theory.judge(gd_theory)
         + theory.judge_lemma262(l262)
+        + theory.judge_landscape_basin(land)
     )
     figures = {
         "mondeq_ntk_training": mon.draw_training(training, cond),
