@@ -8,6 +8,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from . import (
     contraction as contraction,
+    convergence as convergence,
     data as data,
     entropy as entropy,
     gd as gd,

@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import contractax as cx
+from contractax import convergence as cv
 from contractax.data import load_digits_split
 from contractax.models import MonotoneDEQ
 from experiments._report import Claim
@@ -125,59 +126,48 @@ def _two(a):
 
 
 def conditions(h, x_norm, m=M):
-    """Condition 2 (3.16–3.18) and η_max of Thm 3.3.5 with the tightest balls that contain the
-    recorded trajectory (R = max distance from init), λ₀ = σ_min(Z(0))."""
+    """Condition 2 (3.16–3.18) and η_max of Thm 3.3.5 (`cx.convergence.condition2`) with the
+    tightest balls that contain the recorded trajectory (R = max distance from init),
+    λ₀ = σ_min(Z(0))."""
     keys = ("A", "B", "U", "u")
     r = {k: max(float(max(np.linalg.norm(t - h[k][0]) for t in h[k])), 1e-12) for k in keys}
-    lb = {k: _two(h[k][0]) + r[k] for k in keys}
+    norms = cv.ParamNorms(*(_two(h[k][0]) for k in keys))
     lam0 = float(np.sqrt(h["smin2"][0]))
-    s = np.sqrt(2.0 * h["loss"][0])
-    A, U, u, xf = lb["A"], lb["U"], lb["u"], x_norm
-    c316 = (
-        8
-        * xf
-        * s
-        * max(
-            2 * U * u * A / (m**2 * r["A"]),
-            2 * U * u / (m**2 * r["B"]),
-            u / (m * r["U"]),
-            U / (m * r["u"]),
-        )
-    )
-    c317 = 8 * xf**2 * s * u * (1 + 6 * (U * A) ** 2 + 4 * U**2)
-    c318 = 20 * xf**2 * (u**2 + 4 * (u * U * A) ** 2 + 4 * (u * U) ** 2 + U**2)
-    eta_max = min(
-        4 / lam0**2,
-        1 / (xf**2 * (u**2 + 4 * (U * u) ** 2 + 4 * (U * u * A) ** 2 + U**2)),
-        0.5 / (xf * lam0 * U * u * A),
-        1 / (6 * lam0**2 * (u * A) ** 2),
-    )
+    c = cv.condition2(lam0, x_norm, h["loss"][0], norms, cv.Radii(*(r[k] for k in keys)), m)
     return {
         "lambda0": lam0,
-        "3.16": lam0**2 / c316,
-        "3.17": lam0**3 / c317,
-        "3.18": lam0**2 / c318,
+        "3.16": float(c.ratio_3_16),
+        "3.17": float(c.ratio_3_17),
+        "3.18": float(c.ratio_3_18),
         "eta": float(h["eta"]),
-        "eta_max": eta_max,
+        "eta_max": float(c.eta_max),
     }
 
 
 def lemma334(h, x_norm, m=M):
-    """Max over recorded pairs (k, s) of each side of Lemma 3.3.4 divided by its bound."""
+    """Max over recorded pairs (k, s) of each side of Lemma 3.3.4 divided by its bound
+    (`cx.convergence.lemma334`)."""
     T = len(h["step"])
+    net = lambda i: _thesis_at(h, i, m)
+    nets = [net(i) for i in range(T)]
     worst_z, worst_y = 0.0, 0.0
     for k in range(T):
         for s in range(T):
             if k == s:
                 continue
-            dU = _two(h["U"][k] - h["U"][s])
-            dW = _two(h["W"][k] - h["W"][s])
-            Us, uk = _two(h["U"][s]), _two(h["u"][k])
-            bz = x_norm * (dU / m + dW * Us / m**2)
-            by = x_norm * (uk * dU / m + uk * dW * Us / m**2 + Us * _two(h["u"][k] - h["u"][s]) / m)
-            worst_z = max(worst_z, float(np.linalg.norm(h["Z"][k] - h["Z"][s])) / bz)
-            worst_y = max(worst_y, float(np.linalg.norm(h["yhat"][k] - h["yhat"][s])) / by)
+            b = cv.lemma334(nets[k], nets[s], x_norm)
+            worst_z = max(worst_z, float(np.linalg.norm(h["Z"][k] - h["Z"][s]) / b.z))
+            worst_y = max(worst_y, float(np.linalg.norm(h["yhat"][k] - h["yhat"][s]) / b.yhat))
     return worst_z, worst_y
+
+
+def _thesis_at(h, i, m):
+    """The thesis monDEQ with the parameters recorded at index i (no solve is run)."""
+    d = h["U"][i].shape[1]
+    n = h["A"][i].shape[0]
+    net = MonotoneDEQ(d, n, "scalar", use_bias=False, m=m, key=jax.random.PRNGKey(0))
+    arrays = tuple(jnp.asarray(h[k][i]) for k in ("A", "B", "U", "u"))
+    return eqx.tree_at(lambda t: (t.A, t.B, t.U, t.C), net, arrays)
 
 
 def judge_training(t):
