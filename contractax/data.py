@@ -1,8 +1,9 @@
-"""Small real data sets: sklearn's handwritten digits and local MNIST files.
+"""Small real data sets: sklearn's handwritten digits and local MNIST / CIFAR-10 files.
 
 Nothing here downloads. `load_digits_split` uses the 8×8 digits that ship with
-scikit-learn; `load_mnist` reads IDX or `.npz` files from a directory given as an
-argument or by the `CONTRACTAX_DATA` environment variable.
+scikit-learn; `load_mnist` reads IDX or `.npz` files and `load_cifar10` the python-pickle
+batches (with a restricted unpickler) from a directory given as an argument or by the
+`CONTRACTAX_DATA` environment variable.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._checks import check_count
+from ._cifar import load_cifar10 as load_cifar10  # noqa: F401  (CIFAR-10 python batches)
 from ._wikitext import (  # noqa: F401  (re-exported: word-level corpora, Ribeiro et al. 2020)
     Corpus as Corpus,
     bptt_batches as bptt_batches,

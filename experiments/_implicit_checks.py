@@ -217,7 +217,7 @@ def interconnection(key, k=5, ni=4, couplings=(0.1, 0.3, 0.6, 1.0, 1.5), t1=6.0,
         x0 = jax.random.normal(ks[3], (2, k * ni)) * 2.0
 
         def f(x, Afull=Afull, u=u):
-            return -x + jnp.tanh(x @ Afull.T + u)
+            return -x + jnp.tanh(x @ Afull.T + u[None, :])
 
         def rk4(x, _):
             a = f(x)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 
-def draw(runs, mon, avg, inter, eps, eps_pgd, eps_cert):
+def draw(runs, mon, avg, inter, eps, eps_pgd, eps_cert, data_name="digits"):
+    """The four figures and their captions; `data_name` is "digits" or "mnist"."""
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
     figs, caps = {}, {}
+    where = "here also MNIST" if data_name == "mnist" else "here the sklearn digits"
     pgd_i, cert_i = eps.index(eps_pgd), eps.index(eps_cert)
 
     fig, ax = plt.subplots(figsize=(5.5, 4))
@@ -32,13 +34,15 @@ def draw(runs, mon, avg, inter, eps, eps_pgd, eps_cert):
     )
     ax.set_xlabel("robust accuracy (%)")
     ax.set_ylabel("clean accuracy (%)")
-    ax.set_title("Accuracy–robustness trade-off across λ (digits, n = 100)")
+    ax.set_title(f"Accuracy–robustness trade-off across λ ({data_name}, n = 100)")
     ax.legend(fontsize=7)
     figs["pareto"] = fig
     caps["pareto"] = (
         "Bullo 2022, slide 'Robustness of INNs: tradeoff between accuracy and robustness' "
         "(Pareto curve, there on MNIST): clean against robust test accuracy of ℓ∞-contracting "
-        "implicit networks trained with Lipschitz penalty λ on sklearn digits, with PGD and "
+        "implicit networks trained with Lipschitz penalty λ on "
+        + ("MNIST" if data_name == "mnist" else "sklearn digits")
+        + ", with PGD and "
         "certified robustness, and a monotone DEQ of the same size."
     )
 
@@ -60,7 +64,7 @@ def draw(runs, mon, avg, inter, eps, eps_pgd, eps_cert):
     figs["accuracy_vs_eps"] = fig
     caps["accuracy_vs_eps"] = (
         "Bullo 2022, slide 'Robustness of INNs: clean performance vs. robustness' (there on "
-        "MNIST): accuracy under an ℓ∞ PGD attack (an upper estimate of robust accuracy) and "
+        f"MNIST; {where}): accuracy under an ℓ∞ PGD attack (an upper estimate of robust accuracy) and "
         "certified accuracy from the Lipschitz bound (a lower one) against the radius ε, per λ."
     )
 

@@ -72,7 +72,7 @@ def train_model(kind, data, cfg, key, gamma=None, lam=0.0):
         epochs=cfg["epochs"],
         batch_size=64,
         key=jax.random.fold_in(key, 1),
-        progress=False,
+        progress=None if cfg.get("progress") else False,  # full mode: the environment decides
     )
     return net, np.asarray(hist.loss)
 

@@ -9,13 +9,14 @@ Training parts live in `_implicit_train`, theorem checks in `_implicit_checks`, 
 
 from __future__ import annotations
 
+import hashlib
 import time
 
 import jax
 import numpy as np
 
-import contractax as cx
 from experiments import _implicit_checks as checks, _implicit_draw as draw, _implicit_train as train
+from experiments._cache import cached
 from experiments._report import Claim, Result
 
 TITLE = (
@@ -24,6 +25,7 @@ TITLE = (
 
 EPS_PGD = 0.1  # ℓ∞ radius (pixels scaled to [0, 1]) used for the trade-off claim
 EPS_CERT = 0.02  # radius of the certified-accuracy side of the trade-off claim
+KEY = jax.random.PRNGKey(0)  # one initialisation for every (γ, λ)
 
 QUICK = dict(
     gammas=[0.5],
@@ -32,21 +34,23 @@ QUICK = dict(
     eps=[0.01, 0.02, 0.05, 0.1],
     n_pgd=100,
     pgd_steps=10,
+    n_pairs=449,
 )
 FULL = dict(
     gammas=[0.5, 0.9],
     lams=[0.0, 0.001, 0.003, 0.01, 0.03, 0.1],
     epochs=40,
     eps=[0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15],
-    n_pgd=449,
+    n_pgd=1000,  # all 449 digits test images; the first 1000 of MNIST's 10 000
     pgd_steps=40,
+    n_pairs=2000,  # all digits test pairs; the 2·10⁶ pairs of the first 2000 MNIST images
 )
 
 
 # ----------------------------------------------------------------------------- judge
 
 
-def judge_training(all_runs, cfg):
+def judge_training(all_runs, cfg, about, n_test):
     runs = [r for r in all_runs if r["gamma"] == cfg["gammas"][0]]
     clean0 = runs[0]["rep"]["clean_full"]
     mu_excess = max(max(r["mu_log"]) - r["gamma"] for r in all_runs)
@@ -56,12 +60,18 @@ def judge_training(all_runs, cfg):
             "001 §Numerical experiments (INN, n = 100)",
             "an ℓ∞-contracting implicit network of order n = 100 classifies handwritten digits",
             "clean test accuracy ≥ 95% at λ = 0",
-            f"{100 * clean0:.1f}% (sklearn digits, 449 test images)",
+            f"{100 * clean0:.1f}% ({about['text']}, {n_test} test images)",
             clean0 >= 0.95,
-            f"ImplicitNetwork(64, 100, 10, γ = {cfg['gammas'][0]}), ReLU, Adam(3e-3), "
+            f"ImplicitNetwork({all_runs[0]['params']['B'].shape[1]}, 100, 10, γ = "
+            f"{cfg['gammas'][0]}), ReLU, Adam(3e-3), "
             f"{cfg['epochs']} epochs, batch 64, float32 training with fixed-point tol 1e-4 and "
             "implicit-differentiation gradients; accuracy from float64 logits. The slides use "
-            "MNIST (60K + 10K); this row is shrunk to digits.",
+            "MNIST (60K + 10K)"
+            + (
+                "; so does this run."
+                if about["name"] == "mnist"
+                else "; this run uses the digits (no MNIST files under CONTRACTAX_DATA)."
+            ),
             items=("001-35", "001-29"),
         ),
         Claim(
@@ -85,7 +95,8 @@ def judge_training(all_runs, cfg):
                 for r in all_runs
             ),
             worst <= 1.0,
-            "all 449·448/2 test pairs, outputs in float64 with fixed-point tol 1e-11.",
+            f"all {all_runs[0]['pairs_of']}·{all_runs[0]['pairs_of'] - 1}/2 pairs of the first "
+            f"{all_runs[0]['pairs_of']} test images, outputs in float64 with fixed-point tol 1e-11.",
             items=("001-32",),
         ),
     ]
@@ -109,7 +120,7 @@ def judge_averaged(avg):
     ]
 
 
-def judge_tradeoff(all_runs, cfg):
+def judge_tradeoff(all_runs, cfg, n_pgd):
     eps, pgd_i, cert_i = cfg["eps"], cfg["eps"].index(EPS_PGD), cfg["eps"].index(EPS_CERT)
 
     def trades(group):  # the smallest vs the largest λ
@@ -134,7 +145,7 @@ def judge_tradeoff(all_runs, cfg):
                 for r in all_runs
             ),
             bool(trade),
-            f"PGD: ℓ∞, {cfg['pgd_steps']} sign-gradient steps of 2.5ε/steps, first {cfg['n_pgd']} "
+            f"PGD: ℓ∞, {cfg['pgd_steps']} sign-gradient steps of 2.5ε/steps, first {n_pgd} "
             f"test images; certified: margin/(2·Lip) > ε on all test images; ε ∈ {eps}.",
             items=("001-36",),
         )
@@ -151,7 +162,8 @@ def judge_monotone(mon, cfg):
             f"min margin {min(mon['margin']):.2e}; ℓ2 ratio/bound {mon['ratio2']:.3f}, ℓ∞ "
             f"ratio/bound {mon['ratio_inf']:.3f}; clean accuracy {100 * mon['rep']['clean_full']:.1f}%",
             min(mon["margin"]) >= -1e-10 and mon["ratio2"] <= 1.0 and mon["ratio_inf"] <= 1.0,
-            "MonotoneDEQ(64, 100, 10, m = 0.5), ReLU, Anderson on the forward–backward map, "
+            f"MonotoneDEQ({mon['inputs']}, 100, 10, m = 0.5), ReLU, Anderson on the "
+            "forward–backward map, "
             f"{cfg['epochs']} epochs Adam(3e-3); eigenvalues in float64 (the ⇐ direction; both "
             "directions are checked in a later row).",
             items=("004-11",),
@@ -252,47 +264,100 @@ def judge_structure(rate, par, drop, mot):
 # ----------------------------------------------------------------------------- run
 
 
+def mode_key(quick: bool, overrides: dict) -> str:
+    """The cache folder of a run: its mode, plus a digest of any `overrides` (smoke tests), so a
+    shrunk run never reuses (or overwrites) the parts of a real one."""
+    mode = "quick" if quick else "full"
+    if overrides:
+        digest = hashlib.sha1(repr(sorted(overrides.items())).encode()).hexdigest()[:10]
+        mode += f"-custom-{digest}"
+    return mode
+
+
+def compute(quick: bool, cfg: dict, overrides: dict) -> dict:
+    """Every part of the experiment, each cached under `implicit_robustness/<mode>/<data>/…`:
+    one trained ImplicitNetwork per (γ, λ), the monotone DEQ, and the theorem checks. Resumable:
+    a stopped full run recomputes only the parts that had not finished."""
+    data, about = train.load_data(quick)
+    prefix = f"implicit_robustness/{mode_key(quick, overrides)}/{about['name']}"
+    seconds = {}
+
+    def part(name, fn):
+        t0 = time.perf_counter()
+        value = cached(f"{prefix}/{name}", fn)
+        seconds[name] = time.perf_counter() - t0
+        if not quick:
+            print(f"  implicit_robustness {name}: {seconds[name]:.1f} s", flush=True)
+        return value
+
+    all_runs = [
+        part(f"inn_g{g}_lam{lam}", lambda g=g, lam=lam: train.train_one(data, g, lam, cfg, KEY))
+        for g in cfg["gammas"]
+        for lam in cfg["lams"]
+    ]
+    p0 = [r for r in all_runs if r["gamma"] == cfg["gammas"][0]][0]["params"]
+    mon = part("mondeq", lambda: train.train_monotone(data, cfg))
+
+    def theorem_checks():
+        rng = np.random.default_rng(2001)
+        return dict(
+            avg=checks.averaged_iteration(p0, data.x_test[:200], 400),
+            inter=checks.interconnection(jax.random.PRNGKey(5)),
+            rate=checks.inn_rate(p0, data.x_test[:8]),
+            par=checks.parametrisations(rng),
+            drop=checks.dropout(p0, rng),
+            mot=checks.motivations(p0, data.x_test[:8], all_runs[0]["x_star"][:8], rng),
+        )
+
+    return dict(
+        all_runs=all_runs,
+        mon=mon,
+        about=about,
+        n_test=len(data.x_test),
+        seconds=seconds,
+        **part("checks", theorem_checks),
+    )
+
+
 def run(quick: bool = True, **overrides) -> Result:
     """Quick or full grid; keyword `overrides` replace entries of `QUICK`/`FULL` (smoke tests)."""
-    cfg = (QUICK if quick else FULL) | overrides
+    cfg = (QUICK if quick else FULL) | {"progress": not quick} | overrides
     t_start = time.time()
-    data = cx.data.load_digits_split(seed=0)
-    all_runs = train.train_grid(data, cfg, jax.random.PRNGKey(0))
-    runs = [r for r in all_runs if r["gamma"] == cfg["gammas"][0]]  # the main λ grid
-    p0 = runs[0]["params"]
-    avg = checks.averaged_iteration(p0, data.x_test[:200], 400)
-    mon = train.train_monotone(data, cfg)
-    inter = checks.interconnection(jax.random.PRNGKey(5))
-    rng = np.random.default_rng(2001)
-    rate = checks.inn_rate(p0, data.x_test[:8])
-    par = checks.parametrisations(rng)
-    drop = checks.dropout(p0, rng)
-    mot = checks.motivations(p0, data.x_test[:8], runs[0]["x_star"][:8], rng)
+    r = compute(quick, cfg, overrides)
+    all_runs, mon, about = r["all_runs"], r["mon"], r["about"]
+    avg, inter, rate, par, drop, mot = (
+        r[k] for k in ("avg", "inter", "rate", "par", "drop", "mot")
+    )
+    runs = [x for x in all_runs if x["gamma"] == cfg["gammas"][0]]  # the main λ grid
+    n_pgd = min(cfg["n_pgd"], r["n_test"])
     claims = (
-        judge_training(all_runs, cfg)
+        judge_training(all_runs, cfg, about, r["n_test"])
         + judge_averaged(avg)
-        + judge_tradeoff(all_runs, cfg)
+        + judge_tradeoff(all_runs, cfg, n_pgd)
         + judge_monotone(mon, cfg)
         + judge_interconnection(inter)
         + judge_structure(rate, par, drop, mot)
     )
-    figures, captions = draw.draw(runs, mon, avg, inter, cfg["eps"], EPS_PGD, EPS_CERT)
+    figures, captions = draw.draw(
+        runs, mon, avg, inter, cfg["eps"], EPS_PGD, EPS_CERT, about["name"]
+    )
     metrics = {
+        "data": about["text"],
         "runs": [
             dict(
-                gamma=r["gamma"],
-                lam=r["lam"],
-                lipschitz=r["lip"],
-                max_pair_ratio=r["ratio"],
-                clean=r["rep"]["clean_full"],
+                gamma=x["gamma"],
+                lam=x["lam"],
+                lipschitz=x["lip"],
+                max_pair_ratio=x["ratio"],
+                clean=x["rep"]["clean_full"],
                 eps=cfg["eps"],
-                pgd=r["rep"]["pgd"],
-                certified=r["rep"]["certified_full"],
-                mu_log=r["mu_log"],
-                mean_steps=r["mean_steps"],
-                loss=r["loss"],
+                pgd=x["rep"]["pgd"],
+                certified=x["rep"]["certified_full"],
+                mu_log=x["mu_log"],
+                mean_steps=x["mean_steps"],
+                loss=x["loss"],
             )
-            for r in all_runs
+            for x in all_runs
         ],
         "mondeq": dict(
             clean=mon["rep"]["clean_full"],
@@ -302,25 +367,39 @@ def run(quick: bool = True, **overrides) -> Result:
             monotone_margin=mon["margin"],
         ),
         "averaged_iteration": dict(rho=avg["rho"], worst_ratio=avg["worst_ratio"]),
-        "interconnection": [{k: v for k, v in r.items() if k not in ("ts", "dist")} for r in inter],
+        "interconnection": [{k: v for k, v in x.items() if k not in ("ts", "dist")} for x in inter],
         "inn_rate": rate,
         "parametrisations": par,
         "dropout": drop,
         "motivations": mot,
+        "part_seconds": r["seconds"],
         "seconds": time.time() - t_start,
     }
     g, lams, ep = cfg["gammas"], cfg["lams"], cfg["epochs"]
+    mnist = about["name"] == "mnist"
     method = (
-        f"Data: sklearn digits (1797 8×8 images scaled to [0, 1]), fixed split seed 0 (1348 train / "
-        f"449 test). ImplicitNetworks with n = 100 hidden units, γ ∈ {g}, ReLU, trained with "
-        f"cross-entropy + λ·Lipschitz bound for λ ∈ {lams}, {ep} epochs, and a MonotoneDEQ with "
-        f"n = 100, m = 0.5. The seed trains on MNIST (60K + 10K, 28×28); run it there with "
-        "`cx.data.load_mnist(path)` and the same code. Training runs in float32 (fixed-point tol "
-        "1e-4); every theorem check (μ, eigenvalues, Lipschitz ratios, averaged iteration, rate, "
-        "dropout) is re-evaluated in float64. Quick mode uses γ = 0.5, 3 values of λ, 10 epochs "
-        f"and PGD on the first {QUICK['n_pgd']} test images with {QUICK['pgd_steps']} steps; full "
-        f"mode γ ∈ {FULL['gammas']}, λ ∈ {FULL['lams']}, {FULL['epochs']} epochs, PGD with "
-        f"{FULL['pgd_steps']} steps on all test images. This run: γ ∈ {g}, λ ∈ {lams}, {ep} "
-        f"epochs, PGD {cfg['pgd_steps']} steps on {cfg['n_pgd']} images."
+        f"Data: {about['text']}, pixels scaled to [0, 1]"
+        + (
+            "."
+            if mnist
+            else " (split seed 0); the seed trains on MNIST (60K + 10K, 28×28): full mode loads "
+            "it with `cx.data.load_mnist()` when CONTRACTAX_DATA holds the files, and used the "
+            "digits here because it did not."
+        )
+        + f" ImplicitNetworks with n = 100 hidden units (the slides' order), γ ∈ {g}, ReLU, "
+        f"trained with cross-entropy + λ·Lipschitz bound for λ ∈ {lams}, {ep} epochs, and a "
+        "MonotoneDEQ with n = 100, m = 0.5. The slides state n = 100, λ ≥ 0 and γ < 1 but no "
+        "numerical λ grid or γ (those sit in the figures, which the seed's text does not "
+        "carry), so the grids are ours: full mode spans λ from 0 to 0.1 at two γ. Training "
+        "runs in float32 (fixed-point tol 1e-4); every theorem check (μ, eigenvalues, Lipschitz "
+        "ratios, averaged iteration, rate, dropout) is re-evaluated in float64. Quick mode uses "
+        f"the digits, γ = {QUICK['gammas'][0]}, {len(QUICK['lams'])} values of λ, "
+        f"{QUICK['epochs']} epochs and PGD on the first {QUICK['n_pgd']} test images with "
+        f"{QUICK['pgd_steps']} steps; full mode γ ∈ {FULL['gammas']}, λ ∈ {FULL['lams']}, "
+        f"{FULL['epochs']} epochs, PGD with {FULL['pgd_steps']} steps on the first "
+        f"{FULL['n_pgd']} test images (all of the digits'), Lipschitz ratios over all pairs of "
+        f"the first {FULL['n_pairs']} test images; every trained model is a cached part "
+        f"(resumable). This run: γ ∈ {g}, λ ∈ {lams}, {ep} epochs, PGD {cfg['pgd_steps']} "
+        f"steps on {n_pgd} images."
     )
     return Result(claims=claims, figures=figures, captions=captions, metrics=metrics, method=method)

@@ -11,6 +11,7 @@ for all, over pairs found by gradient ascent on the ratio) are checked against t
 
 from __future__ import annotations
 
+import hashlib
 import time
 
 import jax
@@ -19,6 +20,7 @@ import numpy as np
 
 import contractax as cx
 from experiments import _lbdn_parts as parts
+from experiments._cache import cached
 from experiments._report import Claim, Result
 
 TITLE = "LBDN certified robustness on digits: sandwich networks vs ImplicitNetwork and MonotoneDEQ (issue 17)"
@@ -37,34 +39,53 @@ FULL = dict(gammas=[0.5, 1.0, 2.0, 4.0, 8.0, 16.0], lbdn_sizes=(64, 256, 128, 10
 # ----------------------------------------------------------------------------- compute
 
 
-def compute(cfg):
+def mode_key(quick: bool, overrides: dict) -> str:
+    """The cache folder of a run: its mode, plus a digest of any `overrides` (smoke tests)."""
+    mode = "quick" if quick else "full"
+    if overrides:
+        digest = hashlib.sha1(repr(sorted(overrides.items())).encode()).hexdigest()[:10]
+        mode += f"-custom-{digest}"
+    return mode
+
+
+def one_model(kind, gamma, i, data, cfg):
+    """Train one classifier and measure it: accuracies, certificates, Lipschitz ratios (plain
+    data only, so the finished model's results can be cached)."""
+    t = time.time()
+    epochs = {"LBDN": "epochs", "ImplicitNetwork": "inn_epochs", "MonotoneDEQ": "mon_epochs"}
+    c = cfg | {"epochs": cfg[epochs[kind]]}
+    net, losses = parts.train_model(kind, data, c, jax.random.PRNGKey(10 + i), gamma, cfg["lam"])
+    train_s = time.time() - t
+    ev = parts.evaluate(kind, net, data, cfg)
+    norm, lip = parts.bound(kind, parts.to64(net))
+    ratio_pgd = parts.pgd_pair_ratio(kind, net, ev)
+    ratio_asc = None
+    # ratio ascent: every model in full mode; in quick mode only the first (smallest) γ
+    if cfg["ascent_all"] or (kind == "LBDN" and gamma == cfg["gammas"][0]):
+        x = ev["x"][: cfg["ascent_pairs"]]
+        ratio_asc = parts.ratio_ascent(kind, net, x, jax.random.PRNGKey(99), cfg["ascent_steps"])
+    label = f"LBDN γ={gamma:g}" if kind == "LBDN" else kind
+    return dict(kind=kind, gamma=gamma, label=label, clean=ev["clean"], pgd=ev["pgd"],
+                certified=ev["certified"], kappa=ev["kappa"], norm=norm, lipschitz=lip,
+                ratio_pgd=ratio_pgd, ratio_ascent=ratio_asc, losses=losses,
+                train_seconds=train_s, seconds=time.time() - t)  # fmt: skip
+
+
+def compute(cfg, quick=True, overrides=None):
+    """Every model a cached part `lbdn_robustness/<mode>/<model>` (resumable full runs)."""
     t0 = time.time()
     data = cx.data.load_digits_split(seed=0)
     runs = [("LBDN", g) for g in cfg["gammas"]] + [("ImplicitNetwork", None), ("MonotoneDEQ", None)]
+    prefix = f"lbdn_robustness/{mode_key(quick, overrides or {})}"
     out = []
     for i, (kind, gamma) in enumerate(runs):
-        t = time.time()
-        epochs = {"LBDN": "epochs", "ImplicitNetwork": "inn_epochs", "MonotoneDEQ": "mon_epochs"}
-        c = cfg | {"epochs": cfg[epochs[kind]]}
-        net, losses = parts.train_model(
-            kind, data, c, jax.random.PRNGKey(10 + i), gamma, cfg["lam"]
+        name = f"LBDN_g{gamma:g}" if kind == "LBDN" else kind
+        t = time.perf_counter()
+        out.append(
+            cached(f"{prefix}/{name}", lambda k=kind, g=gamma, i=i: one_model(k, g, i, data, cfg))
         )
-        train_s = time.time() - t
-        ev = parts.evaluate(kind, net, data, cfg)
-        norm, lip = parts.bound(kind, parts.to64(net))
-        ratio_pgd = parts.pgd_pair_ratio(kind, net, ev)
-        ratio_asc = None
-        # ratio ascent: every model in full mode; in quick mode only the first (smallest) γ
-        if cfg["ascent_all"] or (kind == "LBDN" and gamma == cfg["gammas"][0]):
-            x = ev["x"][: cfg["ascent_pairs"]]
-            ratio_asc = parts.ratio_ascent(
-                kind, net, x, jax.random.PRNGKey(99), cfg["ascent_steps"]
-            )
-        label = f"LBDN γ={gamma:g}" if kind == "LBDN" else kind
-        out.append(dict(kind=kind, gamma=gamma, label=label, clean=ev["clean"], pgd=ev["pgd"],
-                        certified=ev["certified"], kappa=ev["kappa"], norm=norm, lipschitz=lip,
-                        ratio_pgd=ratio_pgd, ratio_ascent=ratio_asc, losses=losses,
-                        train_seconds=train_s, seconds=time.time() - t))  # fmt: skip
+        if not quick:
+            print(f"  lbdn_robustness {name}: {time.perf_counter() - t:.1f} s", flush=True)
     return dict(runs=out, seconds=time.time() - t0)
 
 
@@ -216,8 +237,8 @@ CAPTIONS = {
 
 def run(quick: bool = True, **overrides) -> Result:
     """Quick or full grid; keyword `overrides` replace entries of `QUICK`/`FULL` (smoke tests)."""
-    cfg = (QUICK if quick else FULL) | overrides
-    r = compute(cfg)
+    cfg = (QUICK if quick else FULL) | {"progress": not quick} | overrides
+    r = compute(cfg, quick, overrides)
     metrics = dict(
         config=cfg,
         seconds=r["seconds"],
@@ -235,7 +256,7 @@ def run(quick: bool = True, **overrides) -> Result:
         f"{cfg['n_eval']} test images. Quick mode is a small smoke-size run (one narrow hidden "
         f"layer, few epochs, 5 PGD steps); full mode uses LBDN{FULL['lbdn_sizes']}, γ ∈ "
         f"{FULL['gammas']}, {FULL['epochs']} epochs, 40 PGD steps on all test images and "
-        "ratio ascent on every model — a digits-sized version of Wang & Manchester's MNIST "
+        "ratio ascent on every model, each model a cached part (resumable) — a digits-sized version of Wang & Manchester's MNIST "
         "setting (they report MNIST/CIFAR-10; no digits numbers exist to compare with). "
         f"Wall time of this run: {r['seconds']:.1f} s ("
         + ", ".join(f"{x['label']} {x['seconds']:.1f} s" for x in r["runs"])

@@ -162,3 +162,167 @@ def test_idx_headers_truncated_negative_or_overflowing(tmp_path):
         with pytest.raises(ValueError, match=msg) as e:
             data.read_idx(path)
         assert str(path) in str(e.value)
+
+
+# --------------------------------------------------------------------------- CIFAR-10
+
+
+def _write_cifar(root, n=4, seed=0, meta=True, **overrides):
+    """Tiny fake CIFAR-10 python batches (n images each) as the official files lay them out."""
+    import pickle
+
+    rng = np.random.default_rng(seed)
+    root.mkdir(parents=True, exist_ok=True)
+    batches = {}
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        d = {
+            b"batch_label": name.encode(),
+            b"labels": [int(v) for v in rng.integers(0, 10, n)],
+            b"data": rng.integers(0, 256, (n, 3072)).astype(np.uint8),
+            b"filenames": [f"img{i}.png".encode() for i in range(n)],
+        }
+        d.update(overrides.get(name, {}))
+        batches[name] = d
+        obj = overrides.get(name + ":raw", d)
+        with open(root / name, "wb") as f:
+            pickle.dump(obj, f, protocol=overrides.get("protocol", 4))
+    if meta:
+        with open(root / "batches.meta", "wb") as f:
+            pickle.dump({b"label_names": [f"c{i}".encode() for i in range(10)]}, f)
+    return batches
+
+
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_cifar10_layout_and_values(tmp_path, protocol):
+    ref = _write_cifar(tmp_path, protocol=protocol)
+    # a known pixel: image 2 of test_batch, channel 1 (green), row 5, column 7
+    ref["test_batch"][b"data"][2, 1024 * 1 + 32 * 5 + 7] = 200
+    import pickle
+
+    with open(tmp_path / "test_batch", "wb") as f:
+        pickle.dump(ref["test_batch"], f, protocol=protocol)
+    s = data.load_cifar10(tmp_path)
+    assert s.x_train.shape == (20, 3, 32, 32) and s.x_test.shape == (4, 3, 32, 32)
+    assert s.x_train.dtype == np.float64 and s.num_classes == 10
+    assert s.x_test[2, 1, 5, 7] == 200 / 255
+    # every pixel: x[n, c, h, w] = data[n, 1024c + 32h + w] / 255, batches in order 1..5
+    raw = np.concatenate([ref[f"data_batch_{i}"][b"data"] for i in range(1, 6)])
+    c, h, w = np.meshgrid(np.arange(3), np.arange(32), np.arange(32), indexing="ij")
+    np.testing.assert_array_equal(s.x_train, raw[:, 1024 * c + 32 * h + w] / 255.0)
+    labels = np.concatenate([ref[f"data_batch_{i}"][b"labels"] for i in range(1, 6)])
+    np.testing.assert_array_equal(s.y_train, labels)
+    np.testing.assert_array_equal(s.y_test, ref["test_batch"][b"labels"])
+    assert s.y_train.dtype == np.int32
+
+
+def test_cifar10_flatten_dtype_and_env(tmp_path, monkeypatch):
+    ref = _write_cifar(tmp_path / "cifar-10-batches-py", meta=False)
+    monkeypatch.setenv("CONTRACTAX_DATA", str(tmp_path))
+    s = data.load_cifar10(flatten=True, dtype=np.float32)
+    assert s.x_test.shape == (4, 3072) and s.x_test.dtype == np.float32
+    np.testing.assert_allclose(s.x_test, ref["test_batch"][b"data"] / 255.0, rtol=1e-7)
+    # the second and third places searched: $CONTRACTAX_DATA/cifar10 and $CONTRACTAX_DATA itself
+    for sub in ("cifar10", "plain"):
+        other = tmp_path / sub
+        _write_cifar(other / "cifar10" if sub == "cifar10" else other, seed=1)
+        monkeypatch.setenv("CONTRACTAX_DATA", str(other))
+        assert data.load_cifar10().x_train.shape == (20, 3, 32, 32)
+
+
+def test_cifar10_nothing_there(tmp_path, monkeypatch):
+    monkeypatch.delenv("CONTRACTAX_DATA", raising=False)
+    with pytest.raises(ValueError, match="CONTRACTAX_DATA"):
+        data.load_cifar10()
+    monkeypatch.setenv("CONTRACTAX_DATA", str(tmp_path))
+    with pytest.raises(ValueError, match="never downloads"):
+        data.load_cifar10()
+    with pytest.raises(ValueError, match="no CIFAR-10 batches"):
+        data.load_cifar10(tmp_path)
+
+
+def test_cifar10_missing_batch(tmp_path):
+    _write_cifar(tmp_path)
+    (tmp_path / "data_batch_3").unlink()
+    with pytest.raises(ValueError, match="data_batch_3: missing"):
+        data.load_cifar10(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "name, bad, match",
+    [
+        ("data_batch_2", {b"data": np.zeros((4, 3072), np.float32)}, "uint8"),
+        ("data_batch_2", {b"data": [[0] * 3072] * 4}, "uint8"),
+        ("data_batch_4", {b"data": np.zeros((4, 3, 32, 32), np.uint8)}, r"\(N, 3072\)"),
+        ("data_batch_4", {b"data": np.zeros((4, 1024), np.uint8)}, r"\(N, 3072\)"),
+        ("test_batch", {b"labels": [0, 1, 10, 2]}, "0..9"),
+        ("test_batch", {b"labels": [0, 1, -1, 2]}, "0..9"),
+        ("test_batch", {b"labels": [0.0, 1.0, 2.0, 3.0]}, "ints"),
+        ("data_batch_1", {b"labels": [0, 1, 2]}, "4 images but 3 labels"),
+        ("data_batch_5", {b"labels": "0123"}, "list of ints"),
+    ],
+)
+def test_cifar10_malformed_batch(tmp_path, name, bad, match):
+    _write_cifar(tmp_path, **{name: bad})
+    with pytest.raises(ValueError, match=match) as e:
+        data.load_cifar10(tmp_path)
+    assert name in str(e.value)
+
+
+@pytest.mark.parametrize("raw", [[1, 2, 3], np.zeros(3, np.uint8), "text"])
+def test_cifar10_not_a_dict(tmp_path, raw):
+    _write_cifar(tmp_path, **{"data_batch_1:raw": raw})
+    with pytest.raises(ValueError, match="data_batch_1: a CIFAR-10 batch must pickle a dict"):
+        data.load_cifar10(tmp_path)
+
+
+def test_cifar10_missing_key_and_garbage(tmp_path):
+    import pickle
+
+    _write_cifar(tmp_path)
+    with open(tmp_path / "test_batch", "wb") as f:
+        pickle.dump({b"data": np.zeros((4, 3072), np.uint8)}, f)
+    with pytest.raises(ValueError, match="test_batch: the batch has no 'labels'"):
+        data.load_cifar10(tmp_path)
+    (tmp_path / "test_batch").write_bytes(b"not a pickle at all")
+    with pytest.raises(ValueError, match="test_batch: not a readable"):
+        data.load_cifar10(tmp_path)
+    (tmp_path / "test_batch").write_bytes(pickle.dumps({b"data": 1})[:5])  # truncated
+    with pytest.raises(ValueError, match="test_batch: not a readable"):
+        data.load_cifar10(tmp_path)
+
+
+class _Evil:
+    def __reduce__(self):
+        import os
+
+        return (os.system, ("echo pwned > /dev/null",))
+
+
+def test_cifar10_restricted_unpickler_refuses_code(tmp_path):
+    import pickle
+
+    _write_cifar(tmp_path)
+    # a pickle that would call os.system on load: refused before anything runs
+    with open(tmp_path / "data_batch_2", "wb") as f:
+        pickle.dump({b"data": _Evil(), b"labels": [0]}, f)
+    with pytest.raises(ValueError, match=r"data_batch_2: .*(posix|os)\.system is not allowed"):
+        data.load_cifar10(tmp_path)
+    # a harmless but unexpected global (a set) is refused too
+    with open(tmp_path / "data_batch_2", "wb") as f:
+        pickle.dump({b"data": np.zeros((4, 3072), np.uint8), b"labels": {0, 1}}, f, protocol=2)
+    with pytest.raises(ValueError, match="data_batch_2: .*is not allowed"):
+        data.load_cifar10(tmp_path)
+
+
+def test_cifar10_bad_meta(tmp_path):
+    import pickle
+
+    _write_cifar(tmp_path)
+    with open(tmp_path / "batches.meta", "wb") as f:
+        pickle.dump({b"label_names": [b"a", b"b"]}, f)
+    with pytest.raises(ValueError, match="batches.meta: 'label_names'"):
+        data.load_cifar10(tmp_path)
+    with open(tmp_path / "batches.meta", "wb") as f:
+        pickle.dump([1], f)
+    with pytest.raises(ValueError, match="batches.meta: a CIFAR-10 batch must pickle a dict"):
+        data.load_cifar10(tmp_path)
