@@ -36,6 +36,7 @@ def _same(a, b):
     assert set(a.figures) == set(b.figures) and a.captions == b.captions
 
 
+@pytest.mark.slow
 def test_implicit_robustness_resumes_from_cache(cache_dir, monkeypatch):
     from experiments import (
         _implicit_checks as checks,
@@ -66,6 +67,7 @@ def test_implicit_robustness_resumes_from_cache(cache_dir, monkeypatch):
         exp.run(quick=True, **(ov | {"epochs": 2}))
 
 
+@pytest.mark.slow
 def test_lbdn_robustness_resumes_from_cache(cache_dir, monkeypatch):
     from experiments import _lbdn_parts as parts, lbdn_robustness as exp
 
