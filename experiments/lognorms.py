@@ -384,7 +384,7 @@ def judge_equivalences(sc_, eu, cv):
             f"F(x) = −x + A tanh(x) + u, n = {eu['n']}, ‖A‖₂ = 0.4, random SPD P (not diagonal); "
             f"c = −contraction.hopfield_rate(A, p=2, weight=P); {eu['count']} random pairs plus "
             "one at the worst vertex's state (x_i ∈ {0, 30}) along its worst direction; D⁺ by "
-            "the right difference quotient of ‖Δ + h(F(x) − F(y))‖_P, h = 1e-8.",
+            "the central difference of ‖Δ ± h(F(x) − F(y))‖_P, h = 1e-5 (the norm is smooth at Δ ≠ 0).",
             ("001-9",),
         ),
         _claim(
