@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 demo: $(STAMP)  ## quick reproduction of every seed claim -> results/
-	$(BIN)/python -m experiments.run all --quick --out results
+	$(BIN)/python -m experiments.run all --quick --jobs $(JOBS) --out results
 
 full: $(STAMP)  ## the paper sizes (hours on a CPU)
 	$(BIN)/python -m experiments.run all --full --out results-full
