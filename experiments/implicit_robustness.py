@@ -290,13 +290,13 @@ def compute(quick: bool, cfg: dict, overrides: dict) -> dict:
             print(f"  implicit_robustness {name}: {seconds[name]:.1f} s", flush=True)
         return value
 
-    all_runs = [
-        part(f"inn_g{g}_lam{lam}", lambda g=g, lam=lam: train.train_one(data, g, lam, cfg, KEY))
-        for g in cfg["gammas"]
-        for lam in cfg["lams"]
-    ]
+    def inn(g, lam):
+        name = f"inn_g{g}_lam{lam}"
+        return part(name, lambda: train.train_one(data, g, lam, cfg, KEY, f"{prefix}/{name}"))
+
+    all_runs = [inn(g, lam) for g in cfg["gammas"] for lam in cfg["lams"]]
     p0 = [r for r in all_runs if r["gamma"] == cfg["gammas"][0]][0]["params"]
-    mon = part("mondeq", lambda: train.train_monotone(data, cfg))
+    mon = part("mondeq", lambda: train.train_monotone(data, cfg, f"{prefix}/mondeq"))
 
     def theorem_checks():
         rng = np.random.default_rng(2001)
