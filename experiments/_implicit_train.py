@@ -6,6 +6,8 @@ that `experiments._cache.cached` can keep one finished model per file."""
 
 from __future__ import annotations
 
+import functools
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -46,16 +48,25 @@ def mu64(T, d, gamma):
 
 
 def pair_ratio(y, u, ord=np.inf, show: bool | None = False):
-    """max over all pairs i < j of ‖y_i − y_j‖ / ‖u_i − u_j‖ (blocked to bound memory: each
-    block holds about 2·10⁷ differences); `show` as in `contractax._progress.progress`."""
+    """max over all pairs i ≠ j of ‖y_i − y_j‖ / ‖u_i − u_j‖ (pairs with u_i = u_j skipped), in
+    float64, by one compiled block of rows against all rows (the last block padded with row 0,
+    whose pairs are already counted); `show` as in `contractax._progress.progress`."""
+    y, u = jnp.asarray(y, jnp.float64), jnp.asarray(u, jnp.float64)
+    blk = min(len(u), max(1, int(2e7 // (len(u) * u.shape[1]))))
     best = 0.0
-    blk = max(1, int(2e7 // (len(u) * u.shape[1])))
     for i in progress(range(0, len(u), blk), desc="test pairs", show=show):
-        dy = np.linalg.norm(y[i : i + blk, None, :] - y[None, :, :], ord=ord, axis=-1)
-        du = np.linalg.norm(u[i : i + blk, None, :] - u[None, :, :], ord=ord, axis=-1)
-        mask = du > 0
-        best = max(best, float((dy[mask] / du[mask]).max()))
+        rows = jnp.minimum(jnp.arange(i, i + blk), len(u) - 1)
+        rows = jnp.where(jnp.arange(i, i + blk) < len(u), rows, 0)
+        best = max(best, float(_block_ratio(y[rows], u[rows], y, u, float(ord))))
     return best
+
+
+@functools.partial(jax.jit, static_argnames="ord")
+def _block_ratio(yb, ub, y, u, ord):
+    dy = jnp.linalg.norm(yb[:, None, :] - y[None], ord=ord, axis=-1)
+    du = jnp.linalg.norm(ub[:, None, :] - u[None], ord=ord, axis=-1)
+    ok = du > 0
+    return jnp.max(jnp.where(ok, dy / jnp.where(ok, du, 1.0), 0.0))
 
 
 ADAM = optax.adam(3e-3)  # one optimiser object for every model: the training step compiles once
