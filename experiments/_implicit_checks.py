@@ -46,7 +46,7 @@ def inn_rate(p, u, starts=2, t1=6.0, dt=0.01, seed=0):
     """ẋ = −x + relu(Ax + Bu + b) (the INN's recurrent network): the library's exact ℓ∞,η rate
     (slopes in [0, 1]) vs the slide's 1 − μ∞,η(A)₊, and RK4 trajectory pairs started apart."""
     A, B, b, eta = (jnp.asarray(p[k]) for k in ("A", "B", "b", "eta"))
-    rate = float(cx.contraction.firing_rate_rate(A, dmin=0.0, dmax=1.0, weight=eta))
+    rate = float(jax.jit(lambda A, eta: cx.contraction.firing_rate_rate(A, weight=eta))(A, eta))
     mu = float(cx.norms.lognorm(A, INF, eta))
     rng = np.random.default_rng(seed)
     inj = np.asarray(u @ np.asarray(B).T + np.asarray(b))  # (k, n)
