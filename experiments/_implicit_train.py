@@ -6,6 +6,8 @@ that `experiments._cache.cached` can keep one finished model per file."""
 
 from __future__ import annotations
 
+import functools
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -14,6 +16,7 @@ import optax
 
 import contractax as cx
 from contractax._progress import progress
+from experiments._cache import cached_loop, train_in_chunks
 
 
 def load_data(quick):
@@ -45,53 +48,91 @@ def mu64(T, d, gamma):
 
 
 def pair_ratio(y, u, ord=np.inf, show: bool | None = False):
-    """max over all pairs i < j of ‖y_i − y_j‖ / ‖u_i − u_j‖ (blocked to bound memory: each
-    block holds about 2·10⁷ differences); `show` as in `contractax._progress.progress`."""
+    """max over all pairs i ≠ j of ‖y_i − y_j‖ / ‖u_i − u_j‖ (pairs with u_i = u_j skipped), in
+    float64, by one compiled block of rows against all rows (the last block padded with row 0,
+    whose pairs are already counted); `show` as in `contractax._progress.progress`."""
+    y, u = jnp.asarray(y, jnp.float64), jnp.asarray(u, jnp.float64)
+    blk = min(len(u), max(1, int(2e7 // (len(u) * u.shape[1]))))
     best = 0.0
-    blk = max(1, int(2e7 // (len(u) * u.shape[1])))
     for i in progress(range(0, len(u), blk), desc="test pairs", show=show):
-        dy = np.linalg.norm(y[i : i + blk, None, :] - y[None, :, :], ord=ord, axis=-1)
-        du = np.linalg.norm(u[i : i + blk, None, :] - u[None, :, :], ord=ord, axis=-1)
-        mask = du > 0
-        best = max(best, float((dy[mask] / du[mask]).max()))
+        rows = jnp.minimum(jnp.arange(i, i + blk), len(u) - 1)
+        rows = jnp.where(jnp.arange(i, i + blk) < len(u), rows, 0)
+        best = max(best, float(_block_ratio(y[rows], u[rows], y, u, float(ord))))
     return best
 
 
-def _train_inn(data, lam, gamma, epochs, key, mu_log, bar=False):
+@functools.partial(jax.jit, static_argnames="ord")
+def _block_ratio(yb, ub, y, u, ord):
+    dy = jnp.linalg.norm(yb[:, None, :] - y[None], ord=ord, axis=-1)
+    du = jnp.linalg.norm(ub[:, None, :] - u[None], ord=ord, axis=-1)
+    ok = du > 0
+    return jnp.max(jnp.where(ok, dy / jnp.where(ok, du, 1.0), 0.0))
+
+
+ADAM = optax.adam(3e-3)  # one optimiser object for every model: the training step compiles once
+
+
+class PenalisedLoss(eqx.Module):
+    """Cross-entropy + λ·(the model's Lipschitz bound), λ an array (traced under jit), so every λ
+    of the grid shares one compiled training step."""
+
+    lam: jax.Array
+
+    def __call__(self, model, batch):
+        return cx.train.cross_entropy(model, batch) + self.lam * model.lipschitz_bound()
+
+
+def _train_inn(data, lam, gamma, epochs, key, mu_log, bar=False, ckpt=None, chunk=None):
     d = data.x_train.shape[1]
     net = cx.models.ImplicitNetwork(d, 100, 10, gamma=gamma, key=key, dtype=jnp.float32, tol=1e-4)
-
-    def loss(m, batch):
-        return cx.train.cross_entropy(m, batch) + lam * m.lipschitz_bound()
-
-    def on_epoch(m):
-        mu_log.append(mu64(m.T, m.d, gamma)[0])
-
-    on_epoch(net)
-    net, hist = cx.train.train(
+    mu_log.append(mu64(net.T, net.d, gamma)[0])
+    net, losses, evals = train_in_chunks(
+        ckpt,
         net,
         data.x_train.astype(np.float32),
         data.y_train,
-        optimizer=optax.adam(3e-3),
-        loss_fn=loss,
+        optimizer=ADAM,
+        loss_fn=PenalisedLoss(jnp.asarray(lam, jnp.float32)),
         epochs=epochs,
+        chunk_epochs=chunk or epochs,
         batch_size=64,
-        key=jax.random.fold_in(key, 1),
-        eval_fn=on_epoch,
+        rng=jax.random.fold_in(key, 1),
+        eval_fn=lambda m: mu64(m.T, m.d, gamma)[0],
         progress=bar,
     )
-    return net, hist
+    mu_log.extend(evals)
+    return net, losses
 
 
-def evaluate(net, data, eps, n_pgd, pgd_steps, lipschitz):
-    """PGD accuracy on the first n_pgd test images; clean and certified accuracy on all."""
-    x32 = data.x_test.astype(np.float32)
-    rep = cx.train.robustness_report(
-        net, x32[:n_pgd], data.y_test[:n_pgd], eps, lipschitz=lipschitz, pgd_steps=pgd_steps
-    )
+@eqx.filter_jit
+def _lipschitz(model, *p):
+    return model.lipschitz_bound(*p)
+
+
+@eqx.filter_jit
+def _equilibria(net64, u):
+    return jax.vmap(lambda x: net64.equilibrium(x, tol=1e-11, max_steps=3000))(u)
+
+
+@eqx.filter_jit
+def _outputs(model, u):
+    return jax.vmap(model)(u)
+
+
+def evaluate(net, data, eps, n_pgd, pgd_steps, lipschitz, ckpt=None):
+    """PGD accuracy on the first n_pgd test images (one checkpointed chunk per ε under
+    `ckpt`.pgd); clean and certified accuracy on all."""
+    x32 = jnp.asarray(data.x_test[:n_pgd].astype(np.float32))
+    y = jnp.asarray(data.y_test[:n_pgd])
+
+    def one_eps(state, i):
+        acc = cx.train.pgd_accuracy(net, x32, y, [eps[i]], steps=pgd_steps)
+        return state, float(acc[0])
+
+    _, pgd = cached_loop(ckpt and f"{ckpt}.pgd", tuple, one_eps, len(eps))
     logits = np.asarray(cx.train.predict(net, jnp.asarray(data.x_test)))  # float64 logits
     return dict(
-        pgd=np.asarray(rep["pgd"]),
+        pgd=np.asarray(pgd),
         certified_full=np.asarray(cx.train.certified_accuracy(logits, data.y_test, lipschitz, eps)),
         clean_full=float(np.mean(logits.argmax(-1) == data.y_test)),
     )
@@ -110,19 +151,20 @@ def inn_params(net64):
     )
 
 
-def train_one(data, gamma, lam, cfg, key):
+def train_one(data, gamma, lam, cfg, key, ckpt=None):
     """One ImplicitNetwork at (γ, λ): μ log per epoch, Lipschitz bound, robustness, and the
     largest ‖y_i − y_j‖∞/‖u_i − u_j‖∞ over all pairs of the first `n_pairs` test images
-    (float64, tight solves). `key` is the same for every (γ, λ): one initialisation."""
+    (float64, tight solves). `key` is the same for every (γ, λ): one initialisation. With a
+    cache key `ckpt`, training is checkpointed every `cfg["chunk_epochs"]` epochs and PGD per ε
+    (`experiments._cache.cached_loop`)."""
     bar = None if cfg["progress"] else False  # full mode: the environment decides (tty → tqdm)
     mu_log = []
-    net, hist = _train_inn(data, lam, gamma, cfg["epochs"], key, mu_log, bar)
+    net, losses = _train_inn(data, lam, gamma, cfg["epochs"], key, mu_log, bar,
+                             ckpt and f"{ckpt}.train", cfg.get("chunk_epochs"))  # fmt: skip
     net64 = to64(net)
-    lip = float(net64.lipschitz_bound())
-    rep = evaluate(net, data, cfg["eps"], cfg["n_pgd"], cfg["pgd_steps"], lip)
-    sols = eqx.filter_jit(
-        jax.vmap(lambda u, net64=net64: net64.equilibrium(u, tol=1e-11, max_steps=3000))
-    )(jnp.asarray(data.x_test))
+    lip = float(_lipschitz(net64))
+    rep = evaluate(net, data, cfg["eps"], cfg["n_pgd"], cfg["pgd_steps"], lip, ckpt)
+    sols = _equilibria(net64, jnp.asarray(data.x_test))
     y64 = np.asarray(sols.value @ net64.C.T + net64.c[None, :])
     k = cfg["n_pairs"]
     return dict(
@@ -134,15 +176,16 @@ def train_one(data, gamma, lam, cfg, key):
         ratio=pair_ratio(y64[:k], data.x_test[:k], show=bar),
         pairs_of=len(data.x_test[:k]),
         mean_steps=float(np.mean(np.asarray(sols.stats["num_steps"]))),
-        loss=list(hist.loss),
+        loss=losses,
         params=inn_params(net64),
         x_star=np.asarray(sols.value[:8]),  # the first 8 equilibria (motivations check)
     )
 
 
-def train_monotone(data, cfg):
+def train_monotone(data, cfg, ckpt=None):
     """MonotoneDEQ(64, 100, 10, m = 0.5): the monotonicity margin per epoch, robustness, and
-    the test-pair ratios against its ℓ2 and ℓ∞ Lipschitz bounds."""
+    the test-pair ratios against its ℓ2 and ℓ∞ Lipschitz bounds. With a cache key `ckpt`,
+    training is checkpointed every `cfg["mon_chunk_epochs"]` epochs and PGD per ε."""
     mon = cx.models.MonotoneDEQ(
         data.x_train.shape[1],
         100,
@@ -154,39 +197,44 @@ def train_monotone(data, cfg):
         tol=1e-4,
         max_steps=300,
     )
-    margin = []
-
-    def on_epoch(m):
-        W = cx.models.monotone_parametrisation(
-            jnp.asarray(m.A, jnp.float64), jnp.asarray(m.B, jnp.float64), m.m
-        )
-        S = np.eye(100) - np.asarray(W)
-        margin.append(float(np.linalg.eigvalsh(0.5 * (S + S.T)).min()) - m.m)
-
-    on_epoch(mon)
-    mon, hist = cx.train.train(
+    margin = [_margin(mon)]
+    epochs = cfg.get("mon_epochs", cfg["epochs"])
+    mon, losses, evals = train_in_chunks(
+        ckpt and f"{ckpt}.train",
         mon,
         data.x_train.astype(np.float32),
         data.y_train,
-        optimizer=optax.adam(3e-3),
-        epochs=cfg["epochs"],
+        optimizer=ADAM,
+        epochs=epochs,
+        chunk_epochs=cfg.get("mon_chunk_epochs") or epochs,
         batch_size=64,
-        key=jax.random.PRNGKey(4),
-        eval_fn=on_epoch,
+        rng=jax.random.PRNGKey(4),
+        eval_fn=_margin,
         progress=None if cfg["progress"] else False,
     )
+    margin += evals
     mon64 = to64(mon)
-    lip_inf = float(mon64.lipschitz_bound(jnp.inf))
-    rep = evaluate(mon, data, cfg["eps"], cfg["n_pgd"], cfg["pgd_steps"], lip_inf)
+    lip_inf = float(_lipschitz(mon64, jnp.inf))
+    rep = evaluate(mon, data, cfg["eps"], cfg["n_pgd"], cfg["pgd_steps"], lip_inf, ckpt)
     k = cfg["n_pairs"]
-    y = np.asarray(jax.jit(jax.vmap(mon64))(jnp.asarray(data.x_test[:k])))
+    y = np.asarray(_outputs(mon64, jnp.asarray(data.x_test[:k])))
     u = data.x_test[:k]
     return dict(
         margin=margin,
         rep=rep,
         lip_inf=lip_inf,
-        ratio2=pair_ratio(y, u, 2) / float(mon64.lipschitz_bound(2)),
+        ratio2=pair_ratio(y, u, 2) / float(_lipschitz(mon64, 2)),
         ratio_inf=pair_ratio(y, u) / lip_inf,
         inputs=data.x_train.shape[1],
-        loss=list(hist.loss),
+        loss=losses,
+        epochs=epochs,
     )
+
+
+def _margin(m):
+    """min eig sym(I − W) − m of a MonotoneDEQ, in float64 NumPy."""
+    W = cx.models.monotone_parametrisation(
+        jnp.asarray(m.A, jnp.float64), jnp.asarray(m.B, jnp.float64), m.m
+    )
+    S = np.eye(len(W)) - np.asarray(W)
+    return float(np.linalg.eigvalsh(0.5 * (S + S.T)).min()) - m.m

@@ -27,8 +27,8 @@ TITLE = "LBDN certified robustness on digits: sandwich networks vs ImplicitNetwo
 SRC = "issue 17"
 EPS_STAR = 0.5  # the ℓ2 radius of the Pareto panel and of the comparison claims
 
-QUICK = dict(gammas=[1.0, 4.0, 16.0], lbdn_sizes=(64, 64, 10), width=64, epochs=10,
-             inn_epochs=4, mon_epochs=2, lr=5e-3, lam=0.01, n_eval=100, eps=[0.25, 0.5, 1.0],
+QUICK = dict(gammas=[1.0, 4.0, 16.0], lbdn_sizes=(64, 64, 10), width=64, epochs=6,
+             inn_epochs=2, mon_epochs=1, lr=5e-3, lam=0.01, n_eval=100, eps=[0.25, 0.5, 1.0],
              pgd_steps=5, ascent_pairs=16, ascent_steps=15, ascent_all=False)  # fmt: skip
 FULL = dict(gammas=[0.5, 1.0, 2.0, 4.0, 8.0, 16.0], lbdn_sizes=(64, 256, 128, 10), width=100,
             epochs=40, inn_epochs=40, mon_epochs=40, lr=3e-3, lam=0.01, n_eval=449,

@@ -46,7 +46,15 @@ def test_implicit_robustness_resumes_from_cache(cache_dir, monkeypatch):
 
     small = _small_digits()
     monkeypatch.setattr(train, "load_data", lambda quick: (small, dict(name="digits", text="t")))
-    ov = dict(gammas=[0.5], lams=[0.0, 0.01], epochs=1, eps=[0.02, 0.1], n_pgd=8, pgd_steps=2)
+    ov = dict(
+        gammas=[0.5],
+        lams=[0.0, 0.01],
+        epochs=1,
+        mon_epochs=1,
+        eps=[0.02, 0.1],
+        n_pgd=8,
+        pgd_steps=2,
+    )
     first = exp.run(quick=True, **ov)
     keys = sorted(p.relative_to(cache_dir).as_posix() for p in cache_dir.rglob("*.pkl"))
     mode = exp.mode_key(True, ov)
