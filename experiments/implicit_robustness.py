@@ -71,7 +71,7 @@ def judge_training(all_runs, cfg, about, n_test):
             clean0 >= 0.95,
             f"ImplicitNetwork({all_runs[0]['params']['B'].shape[1]}, 100, 10, γ = "
             f"{cfg['gammas'][0]}), ReLU, Adam(3e-3), "
-            f"{cfg['epochs']} epochs, batch 64, float32 training with fixed-point tol 1e-4 and "
+            f"{cfg['epochs']} epochs, batch 64, float32 training with fixed-point tol 1e-4 (at most {train.MAX_STEPS} steps) and "
             "implicit-differentiation gradients; accuracy from float64 logits. The slides use "
             "MNIST (60K + 10K)"
             + (
