@@ -18,7 +18,6 @@ import contractax as cx
 from contractax._progress import progress
 from experiments._cache import cached_loop, train_in_chunks
 
-
 MAX_STEPS = 5000  # fixed-point iteration cap in training (see `_train_inn`)
 
 
