@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
-
-from contractax.data import load_digits_split
 from experiments import (
     _deq_ntk_cell as cell,
     _deq_ntk_certified as certified,
     _deq_ntk_lemmas as lemmas,
     _deq_ntk_mondeq as mon,
+    _deq_ntk_plstar as plstar,
     _deq_ntk_theory as theory,
 )
 from experiments._cache import cached
@@ -56,14 +54,15 @@ METHOD_BASE = (
     "Anderson on the forward–backward map with the implicit adjoint, trained by full-batch GD on "
     "the square loss ½‖ŷ − y‖² with N unit-norm sklearn digits (targets (label − 4.5)/4.5); the "
     "NTK K(t) is computed through the implicit layer by cx.ntk.empirical_ntk (no unrolling) and "
-    "compared with Prop. 4's closed form; float64. Part B: the dense residual cell of eq. (4.1) "
+    "compared with Prop. 4's closed form; float64. A second GD run of the same model at η = 1/(4β(θ₀)) (β = λmax of the loss Hessian, measured at every record; η halved when η·β > 1 at a record) checks Thms 2.6.3–2.6.4. Part B: the dense residual cell of eq. (4.1) "
     "(cx.models.DenseResidualCell, group norm with one group and no affine parameters, h = 32) "
     "solved by the library's Anderson step, z^[0] = 0; PCA of all iterates. Part C: the same "
     "cell as a DEQ (Anderson, tol 1e-3, ≤ 100 steps; implicit gradients, backward tol 1e-2, ≤ "
     "200 steps) and as weight-tied repeat-6/11/18 networks, trained with Adam (lr 1e-3, cosine "
     "schedule, global-norm clipping 1; for the DEQ the mean gradient over the examples whose "
     "implicit gradient is finite, the others dropped and counted; non-finite steps skipped) on "
-    "sklearn digits (the seed used MNIST for §4.1 and CIFAR-10 / ImageNet for §4.2), then 2-D "
+    "CIFAR-10 when CONTRACTAX_DATA holds its python batches (cx.data.load_cifar10), the sklearn "
+    "digits otherwise (the seed used MNIST for §4.1 and CIFAR-10 / ImageNet for §4.2), then 2-D "
     "surfaces along two filter-normalised random directions over [−1, 1]², each surface one "
     "vmapped, chunked program (cx.landscape.surface). Part D: a constructed thesis monDEQ (N = 4, "
     "n = 8, m = 0.05) on which Conditions 1 and 2 hold, checked with cx.convergence, trained by "
@@ -83,14 +82,16 @@ def run(quick: bool = True) -> Result:
         print(f"  deq_ntk {name}: {seconds[name]:.1f} s", flush=True)
         return value
 
-    training = part("mondeq_training", lambda: mon.training(quick))
+    training = part("mondeq_training_v2", lambda: mon.training(quick))
     prop1 = part("prop1", lemmas.prop1)
+    pl = part("pl_star", lambda: plstar.compute(quick))
     l332 = part("lemma332", lambda: lemmas.lemma332(training))
     grad = part("implicit_vs_unrolled", lambda: lemmas.implicit_vs_unrolled(training))
     lin = part("linear_regression", lemmas.linear_regression)
-    data = load_digits_split(seed=0, dtype=np.float32)
-    land = part("landscapes", lambda: cell.landscapes(quick, data))
-    paths = part("paths", lambda: cell.paths(quick, data, land["stages"]))
+    data, data_name = cell.landscape_data(quick)
+    tag = "" if data_name == "digits" else "_cifar10"
+    land = part(f"landscapes{tag}", lambda: cell.landscapes(quick, data, data_name))
+    paths = part(f"paths{tag}", lambda: cell.paths(quick, data, land["stages"], name=data_name))
     invariance = part("filter_invariance", lemmas.filter_invariance)
     cert_gd = part("certified_gd", lambda: certified.gd(quick))
     cert_flow = part("certified_flow", lambda: certified.flow(quick))
@@ -100,6 +101,7 @@ def run(quick: bool = True) -> Result:
     train_claims, cond = mon.judge_training(training)
     claims = (
         train_claims
+        + plstar.judge(pl, training)
         + lemmas.judge(prop1, l332, grad, lin)
         + cell.judge_landscapes(land)
         + cell.judge_paths(paths)
@@ -123,6 +125,7 @@ def run(quick: bool = True) -> Result:
             | {"eta": training[n]["eta"], "conditions": cond[n]}
             for n in training["widths"]
         },
+        "pl_star": {k: pl[k] for k in ("n", "N", "eta", "beta", "dist", "final_loss", "attempts")},
         "prop1": prop1,
         "lemma332": {k: v for k, v in l332.items() if k != "instance"},
         "implicit_vs_unrolled": grad,
@@ -146,16 +149,22 @@ def run(quick: bool = True) -> Result:
         "seconds": seconds,
     }
     sizes = (
-        "Quick mode: N = 16, widths 24/96, 160 GD steps; 384 training digits, 200 Adam steps, a "
-        "21×21 grid (the seed: 51×51), loss on 192 digits."
+        "Quick mode: N = 16, widths 24/96, 160 GD steps; 384 training images, 200 Adam steps, a "
+        "21×21 grid (the seed: 51×51), loss on 192 images."
         if quick
-        else "Full mode: N = 50, widths 50/200/800, 3000 GD steps; all training digits, 1500 "
-        "Adam steps, 51×51 grids, loss on 1024 digits."
+        else "Full mode: N = 50, widths 50/200/800, 3000 GD steps; all training digits (10 000 "
+        "CIFAR-10 images), 1500 Adam steps, 51×51 grids, loss on 1024 images."
     )
     return Result(
         claims=claims,
         figures=figures,
-        captions=CAPTIONS,
+        captions=CAPTIONS
+        | {
+            "landscapes_contour": CAPTIONS["landscapes_contour"].replace(
+                "digits, not CIFAR-10",
+                "digits, not CIFAR-10" if not tag else "CIFAR-10",
+            )
+        },
         metrics=metrics,
-        method=METHOD_BASE + sizes,
+        method=METHOD_BASE + sizes + f" This run's Part B/C data: {data_name}.",
     )

@@ -15,7 +15,12 @@ import time
 import jax
 import numpy as np
 
-from experiments import _implicit_checks as checks, _implicit_draw as draw, _implicit_train as train
+from experiments import (
+    _implicit_checks as checks,
+    _implicit_draw as draw,
+    _implicit_spread as spread,
+    _implicit_train as train,
+)
 from experiments._cache import cached
 from experiments._report import Claim, Result
 
@@ -321,6 +326,7 @@ def compute(quick: bool, cfg: dict, overrides: dict) -> dict:
         mon=mon,
         about=about,
         n_test=len(data.x_test),
+        u8=data.x_test[:8],
         seconds=seconds,
         **part("checks", theorem_checks),
     )
@@ -336,6 +342,7 @@ def run(quick: bool = True, **overrides) -> Result:
         r[k] for k in ("avg", "inter", "rate", "par", "drop", "mot")
     )
     runs = [x for x in all_runs if x["gamma"] == cfg["gammas"][0]]  # the main λ grid
+    spread_rows = spread.spread(all_runs, r["u8"])
     n_pgd = min(cfg["n_pgd"], r["n_test"])
     claims = (
         judge_training(all_runs, cfg, about, r["n_test"])
@@ -344,6 +351,7 @@ def run(quick: bool = True, **overrides) -> Result:
         + judge_monotone(mon, cfg)
         + judge_interconnection(inter)
         + judge_structure(rate, par, drop, mot)
+        + spread.judge(spread_rows)
     )
     figures, captions = draw.draw(
         runs, mon, avg, inter, cfg["eps"], EPS_PGD, EPS_CERT, about["name"]
@@ -379,6 +387,7 @@ def run(quick: bool = True, **overrides) -> Result:
         "parametrisations": par,
         "dropout": drop,
         "motivations": mot,
+        "spread_perturbations": spread_rows,
         "part_seconds": r["seconds"],
         "seconds": time.time() - t_start,
     }
