@@ -176,9 +176,12 @@ def landscape_data(quick):
     return cx.data.load_digits_split(seed=0, dtype=np.float32), "digits"
 
 
-def landscapes(quick, data, name="digits"):
+def landscapes(quick, data, name="digits", part=None):
     """Train the DEQ and repeat-6/11/18 from the same small init, then 2-D filter-normalised
-    surfaces, sharpness at radius 0.5 and test accuracy; `name` names the data in the rows."""
+    surfaces, sharpness at radius 0.5 and test accuracy; `name` names the data in the rows.
+    Each model is one part: `part(model_name, compute)` (default: just `compute()`) lets the
+    caller cache it, so a full run resumes after the last finished model."""
+    part = (lambda key, compute: compute()) if part is None else part
     ntrain = 384 if quick else len(data.x_train)
     steps, lr = (200, 1e-3) if quick else (1500, 1e-3)
     grid = 21 if quick else 51
@@ -194,17 +197,12 @@ def landscapes(quick, data, name="digits"):
     kd1, kd2, ksh = jax.random.split(jax.random.PRNGKey(2022), 3)
     out = {"alphas": np.asarray(alphas), "grid": grid, "neval": neval, "steps": steps}
     out["ntrain"], out["data"] = ntrain, name
-    for name, fn in models.items():
+
+    def one(name, fn):
         t0 = time.perf_counter()
         p, third, vals, skipped, dropped = _train(
             fn, p0, xs, ys, steps, lr, steps // 3, per_example=name == "DEQ"
         )
-        if name == "DEQ":
-            out["stages"] = [
-                ("init", p0),
-                (f"after {steps // 3} steps", third),
-                (f"after {steps} steps", p),
-            ]
         d1 = cx.landscape.random_direction(kd1, p)
         d2 = cx.landscape.random_direction(kd2, p)
         loss = lambda q, args, fn=fn: _ce(fn, q, *args)
@@ -220,7 +218,7 @@ def landscapes(quick, data, name="digits"):
 
         z, fl, acc = evaluate(p, d1, d2)
         z = np.asarray(z)
-        out[name] = {
+        entry = {
             "train_loss": float(vals[-1]),
             "skipped_nonfinite_steps": skipped,
             "dropped_example_gradients": dropped,
@@ -232,6 +230,17 @@ def landscapes(quick, data, name="digits"):
             "seconds": time.perf_counter() - t0,
             "surface": z,
         }
+        if name == "DEQ":
+            entry["stages"] = [
+                ("init", p0),
+                (f"after {steps // 3} steps", third),
+                (f"after {steps} steps", p),
+            ]
+        return entry
+
+    for model, fn in models.items():
+        out[model] = part(model, lambda model=model, fn=fn: one(model, fn))
+    out["stages"] = out["DEQ"].pop("stages")
     return out
 
 

@@ -90,7 +90,9 @@ def run(quick: bool = True) -> Result:
     lin = part("linear_regression", lemmas.linear_regression)
     data, data_name = cell.landscape_data(quick)
     tag = "" if data_name == "digits" else "_cifar10"
-    land = part(f"landscapes{tag}", lambda: cell.landscapes(quick, data, data_name))
+    land = cell.landscapes(
+        quick, data, data_name, part=lambda model, f: part(f"landscapes{tag}_{model}", f)
+    )
     paths = part(f"paths{tag}", lambda: cell.paths(quick, data, land["stages"], name=data_name))
     invariance = part("filter_invariance", lemmas.filter_invariance)
     cert_gd = part("certified_gd", lambda: certified.gd(quick))
