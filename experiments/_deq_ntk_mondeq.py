@@ -99,7 +99,8 @@ def training(quick):
         net = _tight(net)
         z = jax.vmap(lambda xi: net.features(xi, **SOLVE))(x)  # (N, n)
         k = cx.ntk.empirical_ntk(_apply, net, x)
-        return k, prop4_kernel(net, x, z), z.T, z @ net.C
+        g = jax.tree_util.tree_leaves(jax.grad(loss)(net))
+        return k, prop4_kernel(net, x, z), z.T, z @ net.C, sum(jnp.sum(a**2) for a in g)
 
     out = {"x": np.asarray(x), "x_norm": float(jnp.linalg.norm(x)), "N": nsamp, "steps": steps}
     out["widths"] = widths
@@ -125,7 +126,7 @@ def training(quick):
                 net, (lv, gv) = gd(net)
                 step_loss.append(np.asarray(lv))
                 step_grad.append(np.asarray(gv))
-            kt, kp, z, yhat = record(net)
+            kt, kp, z, yhat, sq = record(net)
             h["step"].append(r * (steps // records))
             h["loss"].append(float(0.5 * jnp.sum((yhat - y) ** 2)))
             h["lam"].append(float(cx.ntk.min_eigenvalue(kt)))
@@ -133,8 +134,7 @@ def training(quick):
             h["zf"].append(float(jnp.linalg.norm(z)))
             h["dk"].append(float(jnp.linalg.norm(kt - k0) / jnp.linalg.norm(k0)))
             h["prop4_err"].append(float(jnp.linalg.norm(kt - kp) / jnp.linalg.norm(kt)))
-            g = jax.grad(loss)(_tight(net))
-            h["grad_sq"].append(float(sum(jnp.sum(a**2) for a in jax.tree_util.tree_leaves(g))))
+            h["grad_sq"].append(float(sq))
             params = (("A", net.A), ("B", net.B), ("W", net.W), ("U", net.U), ("u", net.C))
             for key, v in params + (("Z", z), ("yhat", yhat)):
                 h[key].append(np.asarray(v))

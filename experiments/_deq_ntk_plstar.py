@@ -28,11 +28,11 @@ from experiments._report import Claim
 
 
 def compute(quick):
-    """GD at η = 1/(4β(θ₀)) on the thesis monDEQ (width 96 quick / 200 full, the training
+    """GD at η = 1/(4β(θ₀)) on the thesis monDEQ (width 24 quick / 200 full, the training
     row's N): L and ‖∇L‖² at every step, β = λmax(∇²L) at every record; η is halved (at most
     twice) and the run repeated when η·β exceeded 1 at a record."""
     data = load_digits_split(seed=0)
-    nsamp, n = (16, 96) if quick else (50, 200)
+    nsamp, n = (16, 24) if quick else (50, 200)
     steps, records = (160, 4) if quick else (3000, 30)
     x = jnp.asarray(data.x_train[:nsamp], jnp.float64)
     x = x / jnp.linalg.norm(x, axis=1, keepdims=True)
