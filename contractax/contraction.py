@@ -158,7 +158,9 @@ def _row_product_weight(M, c, dmin, dmax, p):
     At a weight η the worst choice for row i is d_max where (Bη)ᵢ ≥ 0, else d_min; switching
     to it gives K′η ≥ α(K)η, so α(K′) ≥ α(K) (Collatz–Wielandt), and at a fixed point every
     member satisfies K_s η ≤ α η, so α is the largest abscissa of the family — the optimum
-    inf_η max_s μ_η (Blondel & Nesterov 2009; Protasov 2015, product families).
+    inf_η max_s μ_η (Blondel & Nesterov 2009; Protasov 2015, product families). The value is
+    attained by the weight of some iterate; the one with the smallest max_s μ_η is returned
+    (the last member can be reducible, with a degenerate Perron vector).
     """
     B = M if p == math.inf else jnp.swapaxes(M, -1, -2)
     n = M.shape[-1]
@@ -167,18 +169,30 @@ def _row_product_weight(M, c, dmin, dmax, p):
     def weight(s):
         return norms.optimal_weight(s[..., :, None] * B - c[..., :, None] * eye, math.inf)[0]
 
-    def body(state):
-        s, _, k = state
-        eta = weight(s)
+    def value(eta):  # max over the family of μ∞,η: max_i max_{sᵢ} (−cᵢ + sᵢ (Bη)ᵢ/ηᵢ)
         r = jnp.einsum("...ij,...j->...i", B, eta) / eta
+        v = jnp.max(-c + jnp.maximum(dmin * r, dmax * r), axis=-1)
+        return jnp.where(jnp.isfinite(v), v, jnp.inf), r
+
+    def body(state):
+        s, _, k, best, best_v = state
+        eta = weight(s)
+        v, r = value(eta)
+        better = v < best_v
+        best = jnp.where(better[..., None], eta, best)
+        best_v = jnp.where(better, v, best_v)
         new = jnp.where(r > 0, dmax, jnp.where(r < 0, dmin, s))
-        return new, jnp.any(new != s), k + 1
+        return new, jnp.any(new != s), k + 1, best, best_v
 
     s0 = jnp.full(M.shape[:-1], dmax, M.dtype)
-    s, _, _ = jax.lax.while_loop(
-        lambda st: st[1] & (st[2] <= n + 1), body, (s0, jnp.array(True), 0)
-    )
-    return weight(s)
+    inf = jnp.full(M.shape[:-2], jnp.inf, M.dtype)
+    state = (s0, jnp.array(True), 0, jnp.ones_like(s0), inf)
+    s, _, _, best, best_v = jax.lax.while_loop(lambda st: st[1] & (st[2] <= n + 1), body, state)
+    # The last policy's weight, unless an earlier iterate's was better: when the last member is
+    # reducible (d_min = 0 zeroes rows), its Perron vector has near-zero entries and a poor
+    # value, while the optimum is attained at an earlier weight.
+    eta = weight(s)
+    return jnp.where((value(eta)[0] <= best_v)[..., None], eta, best)
 
 
 def optimal_rate(

@@ -103,6 +103,32 @@ def test_optimal_rate_equals_the_worst_member_of_the_row_product_family(model, p
         np.testing.assert_allclose(rate, -worst, rtol=1e-8, atol=1e-10)
 
 
+@pytest.mark.parametrize("model", ["firing_rate", "hopfield"])
+@pytest.mark.parametrize("p", [1, INF])
+def test_optimal_rate_with_dmin_zero_matches_the_closed_form(model, p):
+    """d_min = 0 zeroes the rows (columns) the weight sends to d_min, so the last policy's member
+    is reducible and its Perron vector degenerate; the optimum is still seed 001's
+    max{α(−C), α(−C + d_max⌈A⌉_M)} and must be attained. The instance is the full-mode lognorms
+    draw on which the last policy's weight was 57 off the optimum."""
+    rng = np.random.default_rng([2001, 0])
+    count, n = 40, 6
+    for _ in range(2):
+        As = rng.standard_normal((count, n, n))
+        neg = np.arange(count) % 2 == 1
+        d = np.diagonal(As, 0, 1, 2)
+        As[:, np.arange(n), np.arange(n)] = np.where(neg[:, None], -2 - 2 * np.abs(d), d)
+        Cs = np.exp(0.5 * rng.standard_normal((count, n)))
+    simple = (model == "firing_rate") == (p == INF)
+    fn = contraction.firing_rate_rate if model == "firing_rate" else contraction.hopfield_rate
+    for A, C in zip(jnp.asarray(As[::3]), jnp.asarray(Cs[::3])):
+        eta, rate = contraction.optimal_rate(A, C=C, dmin=0.0, dmax=1.0, p=p, model=model)
+        np.testing.assert_allclose(fn(A, C=C, dmin=0.0, dmax=1.0, p=p, weight=eta), rate, 1e-9)
+        if simple:
+            M = norms.metzler_majorant(A if p == INF else A.T)
+            closed = max(float(jnp.max(-C)), float(norms.spectral_abscissa(M - jnp.diag(C))))
+            np.testing.assert_allclose(rate, -closed, rtol=1e-8, atol=1e-10)
+
+
 @pytest.mark.parametrize("p", [2, INF])
 def test_averaged_step_factor_bounds_iteration(p, getkey):
     n = 4
