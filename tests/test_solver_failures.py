@@ -221,3 +221,21 @@ def test_monotone_prox_closing_over_a_traced_value_is_refused_clearly():
     h = 1e-6
     np.testing.assert_allclose(jax.grad(g2)(0.1), (g2(0.1 + h) - g2(0.1 - h)) / (2 * h), rtol=1e-6)
     assert np.isfinite(g(0.1))  # eager (nothing traced) is fine
+
+
+@pytest.mark.parametrize("scale", [1e-12, 1.0, 1e12])
+def test_gmres_backward_is_scale_invariant_in_the_cotangent(scale):
+    """The VJP is linear in the cotangent: a tiny one (a residual of 1e-11 near a zero loss, where
+    jax's GMRES used to stop at an absolute breakdown threshold and the derivative became NaN)
+    or a huge one gives `scale` times the unit cotangent's VJP."""
+    n = 80  # > GMRES(20)'s restart length, so the residual is tested between restarts
+    W = 0.9 * jax.random.normal(jax.random.PRNGKey(0), (n, n)) / jnp.sqrt(n)
+    g = lambda z, th: jnp.tanh(W @ z + th)
+    th = jnp.linspace(-1.0, 1.0, n)
+    solve = lambda th: cx.fixed_point(g, jnp.zeros(n), th, tol=1e-10, max_steps=2000).value
+    _, vjp = jax.vjp(solve, th)
+    ct = jnp.cos(jnp.arange(float(n)))
+    (unit,) = vjp(ct)
+    (scaled,) = vjp(scale * ct)
+    assert bool(jnp.all(jnp.isfinite(scaled)))
+    np.testing.assert_allclose(scaled / scale, unit, rtol=1e-9)
