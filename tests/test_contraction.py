@@ -120,13 +120,18 @@ def test_optimal_rate_with_dmin_zero_matches_the_closed_form(model, p):
         Cs = np.exp(0.5 * rng.standard_normal((count, n)))
     simple = (model == "firing_rate") == (p == INF)
     fn = contraction.firing_rate_rate if model == "firing_rate" else contraction.hopfield_rate
-    for A, C in zip(jnp.asarray(As[::3]), jnp.asarray(Cs[::3])):
-        eta, rate = contraction.optimal_rate(A, C=C, dmin=0.0, dmax=1.0, p=p, model=model)
-        np.testing.assert_allclose(fn(A, C=C, dmin=0.0, dmax=1.0, p=p, weight=eta), rate, 1e-9)
-        if simple:
-            M = norms.metzler_majorant(A if p == INF else A.T)
-            closed = max(float(jnp.max(-C)), float(norms.spectral_abscissa(M - jnp.diag(C))))
-            np.testing.assert_allclose(rate, -closed, rtol=1e-8, atol=1e-10)
+    As, Cs = jnp.asarray(As[::3]), jnp.asarray(Cs[::3])
+    kw = dict(dmin=0.0, dmax=1.0, p=p)
+    opt = jax.jit(jax.vmap(lambda A, C: contraction.optimal_rate(A, C=C, model=model, **kw)))
+    eta, rate = opt(As, Cs)
+    at_eta = jax.jit(jax.vmap(lambda A, C, w: fn(A, C=C, weight=w, **kw)))(As, Cs, eta)
+    np.testing.assert_allclose(at_eta, rate, rtol=1e-9)
+    if simple:
+        M = norms.metzler_majorant(As if p == INF else jnp.swapaxes(As, 1, 2))
+        closed = jnp.maximum(
+            jnp.max(-Cs, 1), norms.spectral_abscissa(M - jax.vmap(jnp.diag)(Cs))
+        )
+        np.testing.assert_allclose(rate, -closed, rtol=1e-8, atol=1e-10)
 
 
 @pytest.mark.parametrize("p", [2, INF])
