@@ -128,9 +128,7 @@ def test_optimal_rate_with_dmin_zero_matches_the_closed_form(model, p):
     np.testing.assert_allclose(at_eta, rate, rtol=1e-9)
     if simple:
         M = norms.metzler_majorant(As if p == INF else jnp.swapaxes(As, 1, 2))
-        closed = jnp.maximum(
-            jnp.max(-Cs, 1), norms.spectral_abscissa(M - jax.vmap(jnp.diag)(Cs))
-        )
+        closed = jnp.maximum(jnp.max(-Cs, 1), norms.spectral_abscissa(M - jax.vmap(jnp.diag)(Cs)))
         np.testing.assert_allclose(rate, -closed, rtol=1e-8, atol=1e-10)
 
 
