@@ -82,9 +82,12 @@ def prop4_kernel(net, x, z):
     return dot(JA) + dot(JB) + (g @ g.T) * (x @ x.T) + z @ z.T
 
 
-def training(quick):
+def training(quick, part=None):
     """GD on ½‖ŷ − y‖² for each width; at every record: K (autodiff through the implicit layer),
-    Prop. 4's K, Z, ŷ, the loss and the parameters."""
+    Prop. 4's K, Z, ŷ, the loss and the parameters. Each width is one part:
+    `part(name, compute)` (default: `compute()`) lets the caller cache it (full mode: width 800
+    alone is most of an hour on 2 cores)."""
+    part = (lambda key, compute: compute()) if part is None else part
     data = load_digits_split(seed=0)
     nsamp = 16 if quick else 50
     widths = [24, 96] if quick else [50, 200, 800]
@@ -104,7 +107,8 @@ def training(quick):
 
     out = {"x": np.asarray(x), "x_norm": float(jnp.linalg.norm(x)), "N": nsamp, "steps": steps}
     out["widths"] = widths
-    for n in widths:
+
+    def one(n):
         net = thesis_model(jax.random.PRNGKey(n), n, x.shape[1])
         k0 = record(net)[0]
         eta = float(1.0 / jnp.linalg.eigvalsh(k0)[-1])
@@ -142,7 +146,10 @@ def training(quick):
         h["step_loss"] = np.concatenate(step_loss)
         h["step_grad_sq"] = np.concatenate(step_grad)
         h["eta"] = eta
-        out[n] = h
+        return h
+
+    for n in widths:
+        out[n] = part(f"n{n}", lambda n=n: one(n))
     return out
 
 

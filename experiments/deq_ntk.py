@@ -82,7 +82,7 @@ def run(quick: bool = True) -> Result:
         print(f"  deq_ntk {name}: {seconds[name]:.1f} s", flush=True)
         return value
 
-    training = part("mondeq_training_v2", lambda: mon.training(quick))
+    training = mon.training(quick, part=lambda k, f: part(f"mondeq_training_v2_{k}", f))
     prop1 = part("prop1", lemmas.prop1)
     pl = part("pl_star", lambda: plstar.compute(quick))
     l332 = part("lemma332", lambda: lemmas.lemma332(training))
