@@ -46,7 +46,10 @@ def side_by_side(full: list[dict], quick: list[dict]) -> list[str]:
     return [*rows, "", f"{changed} of {len(full)} rows change outcome between the modes."]
 
 
-def publish(runs: list[Path], docs: Path) -> str:
+def publish(runs: list[Path], docs: Path, notes: dict[str, str] | None = None) -> str:
+    """Copy the runs and write the page. `notes` maps an experiment to a sentence kept in
+    `docs/reproductions/full/<name>/NOTE.md` (an empty sentence removes it) and shown under the
+    intro, e.g. that a published run predates a later fix."""
     claims, bodies, names = [], [], []
     for run in runs:
         rows = json.loads((run / "claims.json").read_text())
@@ -63,6 +66,11 @@ def publish(runs: list[Path], docs: Path) -> str:
         for png in sorted((run / name).glob("*.png")):
             shutil.copy(png, dest / png.name)
         bodies.append(_sections((run / "REPORT.md").read_text(), name))
+        note = dest / "NOTE.md"
+        if notes and notes.get(name):
+            note.write_text(notes[name] + "\n")
+        elif notes and name in notes:
+            note.unlink(missing_ok=True)
     lines = [
         "# Reproducing the papers: full mode",
         "",
@@ -72,6 +80,15 @@ def publish(runs: list[Path], docs: Path) -> str:
         "[Reproducing the papers](reproducing.md). Each run's REPORT.md and claims.json are in "
         "`docs/reproductions/full/<experiment>/`.",
         "",
+    ]
+    run_notes = [
+        f"- **{n}**: {(docs / 'reproductions' / 'full' / n / 'NOTE.md').read_text().strip()}"
+        for n in names
+        if (docs / "reproductions" / "full" / n / "NOTE.md").exists()
+    ]
+    if run_notes:
+        lines += ["Notes on the runs:", "", *run_notes, ""]
+    lines += [
         *_claims_table(claims),
         "",
     ]
@@ -96,8 +113,13 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("runs", nargs="+", type=Path)
     p.add_argument("--docs", type=Path, default=Path("docs"))
+    p.add_argument(
+        "--note", action="append", default=[], metavar="NAME=TEXT",
+        help="a note on one experiment's run, kept with it (NAME= removes it)",
+    )  # fmt: skip
     a = p.parse_args(argv)
-    print(publish(a.runs, a.docs))
+    notes = dict(n.split("=", 1) for n in a.note)
+    print(publish(a.runs, a.docs, notes))
     return 0
 
 

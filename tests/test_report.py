@@ -74,3 +74,20 @@ def test_full_page_shows_the_quick_outcome_beside_the_full_one(tmp_path):
     assert "| demo |  | same | **FAIL** | PASS |" in page
     assert "| demo |  | new | — | PASS |" in page
     assert "1 of 2 rows change outcome" in page
+
+
+def test_full_page_keeps_a_note_on_a_run_until_it_is_removed(tmp_path):
+    from experiments._full_docs import publish
+
+    run = tmp_path / "run"
+    run.mkdir()
+    row = {"experiment": "demo"} | Claim("000 §3", "s", "e", "m", True).to_dict()
+    (run / "claims.json").write_text(json.dumps([row]))
+    (run / "REPORT.md").write_text("# r\n\n## demo: T\n")
+    docs = tmp_path / "docs"
+    publish([run], docs, {"demo": "ran before the fix"})
+    assert "- **demo**: ran before the fix" in (docs / "reproducing-full.md").read_text()
+    publish([run], docs)  # republished without notes: the note stays with the run
+    assert "ran before the fix" in (docs / "reproducing-full.md").read_text()
+    publish([run], docs, {"demo": ""})
+    assert "ran before the fix" not in (docs / "reproducing-full.md").read_text()
