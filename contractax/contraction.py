@@ -235,6 +235,13 @@ def optimal_rate(
     A = check_square(A)
     c = _diag_C(C, A)
     dmin, dmax = check_slope_bounds(dmin, dmax, A.dtype)
+    return _optimal_rate(A, c, dmin, dmax, p, model)
+
+
+@eqx.filter_jit
+def _optimal_rate(A, c, dmin, dmax, p, model):
+    """The array work of `optimal_rate`, compiled once per shape and configuration (an eager
+    call retraced the policy iteration's while loop: 0.8 s per call at n = 6)."""
     eye = jnp.eye(A.shape[-1], dtype=A.dtype)
     off = jnp.abs(A) * (1 - eye)
     diag = jnp.diagonal(A, axis1=-2, axis2=-1)
