@@ -48,23 +48,37 @@ def _apply(net, x):
     return net(x, **SOLVE)
 
 
+def _thesis(arrays, m, **solve):
+    """The thesis monDEQ with the given (A, B, U, u) and solve settings (`tol`, `max_steps`,
+    `throw`); its own random draws are replaced."""
+    A, _, U, _ = arrays
+    net = MonotoneDEQ(
+        U.shape[1], A.shape[0], "scalar", use_bias=False, m=m, key=jax.random.PRNGKey(0), **solve
+    )
+    return eqx.tree_at(lambda t: (t.A, t.B, t.U, t.C), net, tuple(arrays))
+
+
 def _tight(net, tol=1e-13):
     """The same network with its equilibria solved to `tol` (for the NTK records): at the training
     tolerance 1e-9 a unit whose pre-activation is ≈ 0 can sit at z ≈ 1e-9 > 0, so autodiff
     treats it as active while the closed form's D (from the sign of Wz + Ux) does not."""
-    d, n = net.U.shape[1], net.A.shape[0]
-    tight = MonotoneDEQ(
-        d,
-        n,
-        "scalar",
-        use_bias=False,
-        m=net.m,
-        tol=tol,
-        max_steps=5000,
-        throw=False,
-        key=jax.random.PRNGKey(0),
-    )
-    return eqx.tree_at(lambda t: (t.A, t.B, t.U, t.C), tight, (net.A, net.B, net.U, net.C))
+    arrays = (net.A, net.B, net.U, net.C)
+    return _thesis(arrays, net.m, tol=tol, max_steps=5000, throw=False)
+
+
+def sq_norm(tree):
+    """‖tree‖², the sum of squares over every leaf."""
+    return sum(jnp.sum(a**2) for a in jax.tree_util.tree_leaves(tree))
+
+
+def gd_chunk(loss, params, eta, length):
+    """`length` GD steps θ ← θ − η∇L(θ) in one scan; returns θ and (L, ‖∇L‖²) before each step."""
+
+    def step(t, _):
+        value, g = jax.value_and_grad(loss)(t)
+        return jax.tree_util.tree_map(lambda a, b: a - eta * b, t, g), (value, sq_norm(g))
+
+    return jax.lax.scan(step, params, None, length=length)
 
 
 def prop4_kernel(net, x, z):
@@ -102,8 +116,7 @@ def training(quick, part=None):
         net = _tight(net)
         z = jax.vmap(lambda xi: net.features(xi, **SOLVE))(x)  # (N, n)
         k = cx.ntk.empirical_ntk(_apply, net, x)
-        g = jax.tree_util.tree_leaves(jax.grad(loss)(net))
-        return k, prop4_kernel(net, x, z), z.T, z @ net.C, sum(jnp.sum(a**2) for a in g)
+        return k, prop4_kernel(net, x, z), z.T, z @ net.C, sq_norm(jax.grad(loss)(net))
 
     out = {"x": np.asarray(x), "x_norm": float(jnp.linalg.norm(x)), "N": nsamp, "steps": steps}
     out["widths"] = widths
@@ -113,14 +126,7 @@ def training(quick, part=None):
         k0 = record(net)[0]
         eta = float(1.0 / jnp.linalg.eigvalsh(k0)[-1])
 
-        @eqx.filter_jit
-        def gd(net, eta=eta):
-            def step(t, _):
-                value, g = jax.value_and_grad(loss)(t)
-                sq = sum(jnp.sum(a**2) for a in jax.tree_util.tree_leaves(g))
-                return jax.tree_util.tree_map(lambda a, b: a - eta * b, t, g), (value, sq)
-
-            return jax.lax.scan(step, net, None, length=steps // records)
+        gd = eqx.filter_jit(lambda net: gd_chunk(loss, net, eta, steps // records))
 
         h = {k: [] for k in ("step", "loss", "lam", "smin2", "zf", "dk", "prop4_err")}
         h |= {k: [] for k in ("A", "B", "W", "U", "u", "Z", "yhat", "grad_sq")}
@@ -198,11 +204,7 @@ def lemma334(h, x_norm, m=M):
 
 def _thesis_at(h, i, m):
     """The thesis monDEQ with the parameters recorded at index i (no solve is run)."""
-    d = h["U"][i].shape[1]
-    n = h["A"][i].shape[0]
-    net = MonotoneDEQ(d, n, "scalar", use_bias=False, m=m, key=jax.random.PRNGKey(0))
-    arrays = tuple(jnp.asarray(h[k][i]) for k in ("A", "B", "U", "u"))
-    return eqx.tree_at(lambda t: (t.A, t.B, t.U, t.C), net, arrays)
+    return _thesis([jnp.asarray(h[k][i]) for k in ("A", "B", "U", "u")], m)
 
 
 def judge_training(t):

@@ -47,14 +47,9 @@ def compute(quick):
     beta = eqx.filter_jit(lambda p: cx.gd.sharpness(loss, p, num_iters=24))
     beta0 = float(beta(params))
 
-    @eqx.filter_jit
-    def gd(p, eta):
-        def step(q, _):
-            value, g = jax.value_and_grad(loss)(q, None)
-            sq = sum(jnp.sum(a**2) for a in jax.tree_util.tree_leaves(g))
-            return jax.tree_util.tree_map(lambda a, b: a - eta * b, q, g), (value, sq)
-
-        return jax.lax.scan(step, p, None, length=steps // records)
+    gd = eqx.filter_jit(
+        lambda p, eta: mon.gd_chunk(lambda q: loss(q, None), p, eta, steps // records)
+    )
 
     flat = lambda p: jnp.concatenate([jnp.ravel(a) for a in jax.tree_util.tree_leaves(p)])
     attempts = []
